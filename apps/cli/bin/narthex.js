@@ -1,0 +1,5 @@
+#!/usr/bin/env node
+import '../dist/polyfill.js'
+import { main } from '../dist/main.js'
+
+process.exitCode = await main(process.argv.slice(2))

@@ -1,0 +1,84 @@
+/**
+ * The `narthex` dispatcher: finds the command named by the leading words of argv, loads its module lazily (so
+ * `narthex nar hash` does not load libp2p), runs it, and turns errors into one-line messages and exit statuses:
+ * 0 success, 1 failure, 2 usage error.
+ */
+import type { Command, Io } from './command.js'
+import { UsageError } from './errors.js'
+
+interface Entry {
+  readonly summary: string
+  readonly load: () => Promise<{ command: Command }>
+}
+
+/** Every command, keyed by the words that name it. Keep sorted; `narthex --help` prints them in this order. */
+export const COMMANDS: Readonly<Record<string, Entry>> = {
+  demo: {
+    summary: 'start a whole network on loopback and show Nix using it',
+    load: () => import('./commands/demo.js')
+  },
+  keygen: { summary: 'generate a Nix signing key pair', load: () => import('./commands/keygen.js') }
+}
+
+const USAGE = `narthex: a peer-to-peer, content-addressed network for Nix binaries
+
+Usage: narthex <command> [flags]     (narthex <command> --help for its flags)
+
+Commands:
+${Object.entries(COMMANDS)
+  .map(([name, e]) => `  ${name.padEnd(20)} ${e.summary}`)
+  .join('\n')}
+`
+
+/** The longest key of COMMANDS that prefixes `args`, so `nar dump x` finds `nar dump` before `nar`. */
+function lookup(args: string[]): [string, Entry, string[]] | undefined {
+  for (let n = Math.min(args.length, 3); n > 0; n--) {
+    const name = args.slice(0, n).join(' ')
+    const entry = COMMANDS[name]
+    if (entry !== undefined) return [name, entry, args.slice(n)]
+  }
+  return undefined
+}
+
+export async function main(argv: string[], io: Io = process): Promise<number> {
+  if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
+    io.stdout.write(USAGE)
+    return argv.length === 0 ? 2 : 0
+  }
+  if (argv[0] === '--version') {
+    io.stdout.write('narthex 0.1.0\n')
+    return 0
+  }
+  const found = lookup(argv)
+  if (found === undefined) {
+    const group = Object.keys(COMMANDS).filter((k) => k.startsWith(`${argv[0]} `))
+    io.stderr.write(
+      group.length > 0
+        ? `narthex ${argv[0]}: expected one of: ${group.map((g) => g.split(' ').slice(1).join(' ')).join(', ')}\n`
+        : `narthex: unknown command "${argv[0]}" (see narthex --help)\n`
+    )
+    return 2
+  }
+  const [name, entry, rest] = found
+  const { command } = await entry.load()
+  if (rest.includes('--help') || rest.includes('-h')) {
+    io.stdout.write(command.usage.endsWith('\n') ? command.usage : `${command.usage}\n`)
+    return 0
+  }
+  try {
+    return await command.run(rest, io)
+  } catch (err) {
+    return report(name, command, err, io)
+  }
+}
+
+function report(name: string, command: Command, err: unknown, io: Io): number {
+  if (err instanceof UsageError) {
+    io.stderr.write(`narthex ${name}: ${err.message}\n\n${command.usage}\n`)
+    return 2
+  }
+  const e = err instanceof Error ? err : new Error(String(err))
+  io.stderr.write(`narthex ${name}: ${e.message}\n`)
+  if (process.env.NARTHEX_DEBUG) io.stderr.write(`${e.stack}\n`)
+  return 1
+}
