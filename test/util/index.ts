@@ -1,0 +1,113 @@
+/**
+ * Helpers shared by every test that runs real processes: temp directories, the real `nix`, and the built
+ * `narthex` CLI. Import from 'test/util/index.js' (relative path) in any spec.
+ */
+import { type SpawnOptions, spawn } from 'node:child_process'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+export const REPO_ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)))
+export const NARTHEX_BIN = join(REPO_ROOT, 'apps/cli/bin/narthex.js')
+
+export interface RunResult {
+  readonly code: number | null
+  readonly signal: NodeJS.Signals | null
+  readonly stdout: Buffer
+  readonly stderr: string
+}
+
+export interface RunOptions extends SpawnOptions {
+  /** Bytes written to stdin (then closed). Without it stdin is closed at once. */
+  readonly input?: Uint8Array | string | NodeJS.ReadableStream
+  /** Kill the process after this many milliseconds (default 120 s). */
+  readonly timeoutMs?: number
+}
+
+/** Run a command to completion, collecting stdout as bytes and stderr as text. Never throws on exit status. */
+export function run(cmd: string, args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(cmd, args, { ...opts, stdio: ['pipe', 'pipe', 'pipe'] })
+    const out: Buffer[] = []
+    let err = ''
+    child.stdout!.on('data', (d: Buffer) => out.push(d))
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => {
+      err += d
+    })
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 120_000)
+    child.on('error', (e) => {
+      clearTimeout(timer)
+      reject(e)
+    })
+    child.on('close', (code, signal) => {
+      clearTimeout(timer)
+      resolvePromise({ code, signal, stdout: Buffer.concat(out), stderr: err })
+    })
+    child.stdin!.on('error', () => {}) // the child may exit before reading all input
+    const input = opts.input
+    if (input === undefined) child.stdin!.end()
+    else if (typeof input === 'string' || input instanceof Uint8Array) child.stdin!.end(input)
+    else input.pipe(child.stdin!)
+  })
+}
+
+/** Run and require exit status 0; the error carries stderr. */
+export async function runOk(cmd: string, args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
+  const r = await run(cmd, args, opts)
+  if (r.code !== 0) {
+    throw new Error(`${cmd} ${args.join(' ')} exited ${r.code ?? r.signal}: ${r.stderr.slice(-2000)}`)
+  }
+  return r
+}
+
+/** Run the built `narthex` CLI (the test command builds before testing). */
+export function narthex(args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
+  return run(process.execPath, [NARTHEX_BIN, ...args], opts)
+}
+
+/** A fresh temp directory; remove it with the returned cleanup (call it in afterEach/after). */
+export async function tempDir(
+  prefix = 'narthex-test-'
+): Promise<{ path: string; cleanup: () => Promise<void> }> {
+  const path = await mkdtemp(join(tmpdir(), prefix))
+  return { path, cleanup: () => rm(path, { recursive: true, force: true }) }
+}
+
+/** Environment for real-nix commands: NIX_CONFIG from test/setup.ts plus a private XDG_CACHE_HOME. */
+export function nixEnv(cacheHome: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return { ...process.env, XDG_CACHE_HOME: cacheHome, ...extra }
+}
+
+/**
+ * Build a Nix expression with the real `nix-build` and return its output paths. The expression is written to a
+ * file in `dir`; use `builder = "/bin/sh"` and `PATH = "/usr/bin:/bin"` for offline builds.
+ */
+export async function nixBuild(dir: string, expr: string, env?: NodeJS.ProcessEnv): Promise<string[]> {
+  const { writeFile } = await import('node:fs/promises')
+  const file = join(dir, `expr-${Date.now()}-${Math.random().toString(36).slice(2)}.nix`)
+  await writeFile(file, expr)
+  const r = await runOk('nix-build', ['--no-out-link', file], { env: env ?? process.env })
+  return r.stdout.toString('utf8').trim().split('\n').filter(Boolean)
+}
+
+/** Poll `check` until it returns a truthy value or `timeoutMs` passes (then throws with `what`). */
+export async function waitFor<T>(
+  what: string,
+  check: () => T | Promise<T>,
+  timeoutMs = 10_000
+): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs
+  let last: unknown
+  for (;;) {
+    try {
+      const v = await check()
+      if (v) return v as NonNullable<T>
+    } catch (err) {
+      last = err
+    }
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`)
+    await new Promise((r) => setTimeout(r, 25))
+  }
+}
