@@ -28,3 +28,12 @@ export { createNode, isPrivateMultiaddr, type NarthexNode, type NarthexServices,
 export { PeerSession, type PeerSessionInit } from './peer-session.js'
 export { type AnnounceOutcome, Announcer, type AnnouncerInit, type AnnouncerStats } from './announcer.js'
 export { findProviders, type FindProvidersOptions } from './providers.js'
+export {
+  type DownloadComponents,
+  type DownloadOptions,
+  type DownloadProgress,
+  type DownloadStats,
+  downloadNar,
+  NarDownload
+} from './downloader.js'
+export { type BanRecord, PeerScores } from './peer-scores.js'

@@ -1,5 +1,6 @@
 /** Helpers for the p2p package's tests: in-memory chunk stores and loopback nodes. */
 import { createHash } from 'node:crypto'
+import { type IngestResult, ingestNar, narCidFromNarHash } from '@narthex/content'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { create as createDigest } from 'multiformats/hashes/digest'
@@ -72,4 +73,26 @@ export function loopbackNode(init: NodeInit = {}): Promise<NarthexNode> {
     allow: ['/ip4/127.0.0.1'],
     ...init
   })
+}
+
+/** Cut `bytes` (standing in for a NAR) with content's chunker and put it whole into each store. */
+export async function seedBlob(bytes: Uint8Array, stores: readonly MemoryStore[]): Promise<IngestResult> {
+  const chunks: Array<{ cid: CID; bytes: Uint8Array }> = []
+  async function* source() {
+    for (let i = 0; i < bytes.byteLength; i += 1 << 20) yield bytes.subarray(i, i + (1 << 20))
+  }
+  const result = await ingestNar(source(), { onChunk: (c) => void chunks.push({ cid: c.cid, bytes: c.bytes }) })
+  const narCid = narCidFromNarHash(result.narHash)
+  for (const s of stores) {
+    for (const c of chunks) s.chunks.set(c.cid.toString(), c.bytes)
+    await s.commitNar(narCid, result.manifestBytes)
+  }
+  return result
+}
+
+/** Collect an async iterable of bytes into one buffer. */
+export async function collect(source: AsyncIterable<Uint8Array>): Promise<Buffer> {
+  const parts: Uint8Array[] = []
+  for await (const b of source) parts.push(b)
+  return Buffer.concat(parts)
 }
