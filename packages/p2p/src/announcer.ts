@@ -65,7 +65,15 @@ interface Entry {
 }
 
 export class Announcer {
-  readonly stats: AnnouncerStats = { queued: 0, inFlight: 0, announced: 0, failed: 0, retries: 0, acks: 0, held: 0 }
+  readonly stats: AnnouncerStats = {
+    queued: 0,
+    inFlight: 0,
+    announced: 0,
+    failed: 0,
+    retries: 0,
+    acks: 0,
+    held: 0
+  }
   private readonly entries = new Map<string, Entry>()
   private readonly queue: Entry[] = []
   private readonly queued = new Set<string>()
@@ -208,7 +216,12 @@ export class Announcer {
     else this.stats.failed++
     // A success is due again before the records expire; a failure is retried at the next check after a backoff.
     entry.due = Date.now() + (ok ? reannounce : Math.min(reannounce, 60_000))
-    const outcome: AnnounceOutcome = { cid: entry.cid, ok, acks, attempts: Math.min(attempt + 1, maxAttempts) }
+    const outcome: AnnounceOutcome = {
+      cid: entry.cid,
+      ok,
+      acks,
+      attempts: Math.min(attempt + 1, maxAttempts)
+    }
     for (const l of this.listeners) l(outcome)
   }
 

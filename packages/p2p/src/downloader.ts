@@ -240,7 +240,8 @@ export class NarDownload {
       if (hash !== undefined) {
         const actual = formatSha256(hash.digest())
         if (!sameNarHash(actual, this.narHash)) {
-          if (this.manifestSupplier !== undefined) this.banPeer(this.manifestSupplier, 'manifest for another NAR')
+          if (this.manifestSupplier !== undefined)
+            this.banPeer(this.manifestSupplier, 'manifest for another NAR')
           throw new NarHashMismatchError(this.narHash, actual)
         }
       }
@@ -333,7 +334,15 @@ export class NarDownload {
         session.abort(new Error('download over'))
         return
       }
-      this.peers.set(id, { id, peer, session, outstandingBytes: 0, outstanding: new Set(), since: Date.now(), dead: false })
+      this.peers.set(id, {
+        id,
+        peer,
+        session,
+        outstandingBytes: 0,
+        outstanding: new Set(),
+        since: Date.now(),
+        dead: false
+      })
       this.stats.peersUsed++
       log('peer %s has %s', id, this.narCid.toString())
       this.notifyPeers()
@@ -362,7 +371,11 @@ export class NarDownload {
 
   // ------------------------------------------------------------------------------------------------ manifest
 
-  private async obtainManifest(): Promise<{ manifest: Manifest; manifestBytes: Uint8Array; trusted: boolean }> {
+  private async obtainManifest(): Promise<{
+    manifest: Manifest
+    manifestBytes: Uint8Array
+    trusted: boolean
+  }> {
     const root = this.options.manifestRoot
     const tried = new Set<string>()
     let sawPeer = false
@@ -412,7 +425,8 @@ export class NarDownload {
 
   /** The manifest describes the NAR asked for (hash, and size when known). */
   private checkDescribes(m: Manifest): void {
-    if (!sameNarHash(m.narHash, this.narHash)) throw new ManifestUnavailableError('manifest describes another NAR')
+    if (!sameNarHash(m.narHash, this.narHash))
+      throw new ManifestUnavailableError('manifest describes another NAR')
     if (this.options.narSize !== undefined && m.narSize !== this.options.narSize) {
       throw new ManifestUnavailableError('manifest describes a NAR of another size')
     }
@@ -433,6 +447,11 @@ export class NarDownload {
     }
     if (!sameNarHash(manifest.narHash, this.narHash)) {
       this.banPeer(p.id, 'manifest of another NAR')
+      return
+    }
+    if (this.options.narSize !== undefined && manifest.narSize !== this.options.narSize) {
+      // Every honest manifest of this NAR, whatever its chunker, has the NAR's true size.
+      this.banPeer(p.id, 'manifest with a false NarSize')
       return
     }
     log('peer %s has another manifest of the NAR (%s): %s', p.id, manifest.chunker, err.message)
@@ -457,7 +476,13 @@ export class NarDownload {
         this.pending.push(c.index)
       }
     }
-    log('%s: %d chunks, %d local, %d bytes', this.narCid.toString(), this.chunks.length, this.stats.chunksLocal, offset)
+    log(
+      '%s: %d chunks, %d local, %d bytes',
+      this.narCid.toString(),
+      this.chunks.length,
+      this.stats.chunksLocal,
+      offset
+    )
   }
 
   private requeue(index: number): void {
@@ -558,24 +583,27 @@ export class NarDownload {
       }
       this.schedule()
     }
-    p.session.getChunks(
-      batch.map((c) => c.cid),
-      onChunk,
-      { signal: this.signal }
-    ).then(
-      () => this.schedule(),
-      (err: Error) => {
-        if (this.failure !== undefined || this.signal.aborted) return
-        this.dropPeer(p, err)
-      }
-    )
+    p.session
+      .getChunks(
+        batch.map((c) => c.cid),
+        onChunk,
+        { signal: this.signal }
+      )
+      .then(
+        () => this.schedule(),
+        (err: Error) => {
+          if (this.failure !== undefined || this.signal.aborted) return
+          this.dropPeer(p, err)
+        }
+      )
   }
 
   /** Put a chunk back in the queue for another peer, or fail when it ran out of attempts. */
   private retry(c: ChunkState, failedOn: string): void {
     this.aheadBytes -= c.size
     c.state = 'pending'
-    ;(c.failedOn ??= new Set()).add(failedOn)
+    if (c.failedOn === undefined) c.failedOn = new Set()
+    c.failedOn.add(failedOn)
     if (c.attempts >= MAX_CHUNK_ATTEMPTS) {
       this.fail(new DownloadFailedError(`chunk ${c.index} failed ${c.attempts} times`))
       return

@@ -19,7 +19,15 @@ import {
 import { MalformedMessageError, MessageTooLargeError, TruncatedMessageError } from './errors.js'
 import { FrameReader, writeFrame } from './frame-reader.js'
 import type { ChunkSource } from './interfaces.js'
-import { ErrorCode, decodeRequest, encodeFrame, encodeFrameHeader, encodeReply, MessageType, type Request } from './wire.js'
+import {
+  decodeRequest,
+  ErrorCode,
+  encodeFrame,
+  encodeFrameHeader,
+  encodeReply,
+  MessageType,
+  type Request
+} from './wire.js'
 
 const log = debug('narthex:p2p:server')
 
@@ -152,7 +160,8 @@ export class FetchServer {
       case 'GET_MANIFEST': {
         const bytes = await source.getManifest(req.narCid, { signal })
         if (bytes === undefined) this.stats.notFound++
-        const reply = bytes === undefined ? encodeReply({ type: 'NOT_FOUND' }) : encodeFrame(MessageType.MANIFEST, bytes)
+        const reply =
+          bytes === undefined ? encodeReply({ type: 'NOT_FOUND' }) : encodeFrame(MessageType.MANIFEST, bytes)
         await writeFrame(stream, reply, { signal })
         return
       }

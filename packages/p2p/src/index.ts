@@ -19,15 +19,9 @@
  * for await (const bytes of downloadNar({ node, sink: store }, narHash, { manifestRoot })) out.write(bytes)
  * ```
  */
-export * from './constants.js'
-export * from './errors.js'
-export { FetchServer, type FetchServerInit, type FetchServerStats } from './fetch-server.js'
-export type { ChunkSink, ChunkSource } from './interfaces.js'
-export { loadOrCreatePeerKey, PEER_KEY_FILE } from './identity.js'
-export { createNode, isPrivateMultiaddr, type NarthexNode, type NarthexServices, type NodeInit } from './node.js'
-export { PeerSession, type PeerSessionInit } from './peer-session.js'
+
 export { type AnnounceOutcome, Announcer, type AnnouncerInit, type AnnouncerStats } from './announcer.js'
-export { findProviders, type FindProvidersOptions } from './providers.js'
+export * from './constants.js'
 export {
   type DownloadComponents,
   type DownloadOptions,
@@ -36,4 +30,17 @@ export {
   downloadNar,
   NarDownload
 } from './downloader.js'
+export * from './errors.js'
+export { FetchServer, type FetchServerInit, type FetchServerStats } from './fetch-server.js'
+export { loadOrCreatePeerKey, PEER_KEY_FILE } from './identity.js'
+export type { ChunkSink, ChunkSource } from './interfaces.js'
+export {
+  createNode,
+  isPrivateMultiaddr,
+  type NarthexNode,
+  type NarthexServices,
+  type NodeInit
+} from './node.js'
 export { type BanRecord, PeerScores } from './peer-scores.js'
+export { PeerSession, type PeerSessionInit } from './peer-session.js'
+export { type FindProvidersOptions, findProviders } from './providers.js'

@@ -85,7 +85,9 @@ function parseAddrs(addrs: readonly string[] | undefined, what: string): Multiad
     try {
       return multiaddr(a)
     } catch (err) {
-      throw new InvalidNodeConfigError(`bad ${what} multiaddr ${JSON.stringify(a)}: ${(err as Error).message}`)
+      throw new InvalidNodeConfigError(
+        `bad ${what} multiaddr ${JSON.stringify(a)}: ${(err as Error).message}`
+      )
     }
   })
 }
@@ -135,7 +137,8 @@ export async function createNode(init: NodeInit = {}): Promise<NarthexNode> {
         : {
             // Production: never dial a private address learnt from the network; configured bootstrap
             // addresses are the operator's explicit choice and stay dialable.
-            denyDialMultiaddr: (ma: Multiaddr) => isPrivateMultiaddr(ma) && !bootstrapStrings.has(ma.toString())
+            denyDialMultiaddr: (ma: Multiaddr) =>
+              isPrivateMultiaddr(ma) && !bootstrapStrings.has(ma.toString())
           },
       services: {
         identify: identify(),

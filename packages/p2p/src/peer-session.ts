@@ -81,7 +81,8 @@ export class PeerSession {
     await writeFrame(this.stream, encodeRequest({ type: 'HAVE', narCid }), options)
     return this.enqueue(async () => {
       const reply = await this.readReply(2, options.signal)
-      if (reply.type !== 'HAVE_REPLY') throw new MalformedMessageError(`expected HAVE_REPLY, got ${reply.type}`)
+      if (reply.type !== 'HAVE_REPLY')
+        throw new MalformedMessageError(`expected HAVE_REPLY, got ${reply.type}`)
       return reply.has
     })
   }

@@ -86,7 +86,8 @@ export function encodeRequest(req: Request): Uint8ArrayList {
       new DataView(count.buffer).setUint16(0, req.cids.length)
       const body = new Uint8ArrayList(count)
       for (const cid of req.cids) body.append(cid.bytes)
-      if (body.byteLength + 1 > MAX_REQUEST_BYTES) throw new MessageTooLargeError(body.byteLength + 1, MAX_REQUEST_BYTES)
+      if (body.byteLength + 1 > MAX_REQUEST_BYTES)
+        throw new MessageTooLargeError(body.byteLength + 1, MAX_REQUEST_BYTES)
       return encodeFrame(MessageType.GET_CHUNKS, body)
     }
   }

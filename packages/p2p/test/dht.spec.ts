@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
-import { Announcer, findProviders, type NarthexNode } from '../src/index.js'
 import { waitFor } from '../../../test/util/index.js'
+import { Announcer, findProviders, type NarthexNode } from '../src/index.js'
 import { loopbackNode, pseudoRandomBytes, rawCid } from './util.js'
 
 /** A DHT of `n` server nodes on loopback, all bootstrapped from the first. */
@@ -11,7 +11,8 @@ export async function dhtNetwork(n: number): Promise<NarthexNode[]> {
     Array.from({ length: n - 1 }, () => loopbackNode({ dhtServer: true, bootstrap: boot }))
   )
   const all = [first, ...rest]
-  const size = (node: NarthexNode) => (node.services.dht as unknown as { routingTable: { size: number } }).routingTable.size
+  const size = (node: NarthexNode) =>
+    (node.services.dht as unknown as { routingTable: { size: number } }).routingTable.size
   await waitFor('routing tables', () => all.every((node) => size(node) >= 1), 15_000)
   return all
 }
@@ -36,7 +37,9 @@ describe('DHT announcing on loopback', function () {
     for (const cid of cids) announcer.announce(cid)
     await announcer.onIdle()
     const ms = Date.now() - t0
-    console.log(`      announced ${cids.length} NARs in ${ms} ms (${(ms / cids.length).toFixed(1)} ms each), acks ${announcer.stats.acks}, retries ${announcer.stats.retries}`)
+    console.log(
+      `      announced ${cids.length} NARs in ${ms} ms (${(ms / cids.length).toFixed(1)} ms each), acks ${announcer.stats.acks}, retries ${announcer.stats.retries}`
+    )
     assert.equal(announcer.stats.announced, 30)
     assert.equal(announcer.stats.failed, 0)
     assert.equal(outcomes.filter(Boolean).length, 30)

@@ -14,7 +14,9 @@ describe('fetch protocol over loopback TCP', () => {
     const store = new MemoryStore()
     const chunks = [1, 2, 3, 4, 5].map((i) => pseudoRandomBytes(100_000 + i * 7, i))
     const cids = chunks.map((c) => rawCid(c))
-    chunks.forEach((c, i) => store.chunks.set(cids[i]!.toString(), c))
+    chunks.forEach((c, i) => {
+      store.chunks.set(cids[i]!.toString(), c)
+    })
     const narCid = rawCid(pseudoRandomBytes(10, 99))
     store.manifests.set(narCid.toString(), Uint8Array.of(1, 2, 3))
     store.nars.add(narCid.toString())

@@ -4,7 +4,13 @@ import { type IngestResult, ingestNar, narCidFromNarHash } from '@narthex/conten
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { create as createDigest } from 'multiformats/hashes/digest'
-import { type ChunkSink, type ChunkSource, createNode, type NarthexNode, type NodeInit } from '../src/index.js'
+import {
+  type ChunkSink,
+  type ChunkSource,
+  createNode,
+  type NarthexNode,
+  type NodeInit
+} from '../src/index.js'
 
 export function sha256(bytes: Uint8Array): Uint8Array {
   return createHash('sha256').update(bytes).digest()
@@ -17,7 +23,9 @@ export function rawCid(bytes: Uint8Array): CID {
 /** Byte-equality of two arrays (Buffer and Uint8Array compare equal). */
 export function same(a: Uint8Array | undefined, b: Uint8Array | undefined): boolean {
   if (a === undefined || b === undefined) return a === b
-  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength))
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(
+    Buffer.from(b.buffer, b.byteOffset, b.byteLength)
+  )
 }
 
 /** Deterministic pseudo-random bytes (xorshift), fast enough for hundreds of MiB. */
@@ -81,7 +89,9 @@ export async function seedBlob(bytes: Uint8Array, stores: readonly MemoryStore[]
   async function* source() {
     for (let i = 0; i < bytes.byteLength; i += 1 << 20) yield bytes.subarray(i, i + (1 << 20))
   }
-  const result = await ingestNar(source(), { onChunk: (c) => void chunks.push({ cid: c.cid, bytes: c.bytes }) })
+  const result = await ingestNar(source(), {
+    onChunk: (c) => void chunks.push({ cid: c.cid, bytes: c.bytes })
+  })
   const narCid = narCidFromNarHash(result.narHash)
   for (const s of stores) {
     for (const c of chunks) s.chunks.set(c.cid.toString(), c.bytes)
