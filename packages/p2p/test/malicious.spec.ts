@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict'
 import { encodeManifest, verifyChunk } from '@narthex/content'
 import { CID } from 'multiformats/cid'
+import { waitFor } from '../../../test/util/index.js'
+import { MAX_INBOUND_FETCH_STREAMS_PER_CONNECTION, NAR_PROTOCOL } from '../src/constants.js'
 import { FetchServer, NarDownload, type NarthexNode, PeerScores } from '../src/index.js'
+import { encodeRequest } from '../src/wire.js'
 import { type Behaviour, type MaliciousStats, startMaliciousServer } from './malicious.js'
 import { collect, loopbackNode, MemoryStore, pseudoRandomBytes, same, seedBlob } from './util.js'
 
@@ -144,5 +147,51 @@ describe('downloader against malicious seeders', function () {
     assert.ok(same(await collect(dl.bytes()), nar))
     assert.ok(!scores.isBanned(good.peerId))
     assert.equal(dl.stats.bytesByPeer[liar.peerId.toString()], undefined, 'nothing fetched from the liar')
+  })
+  it('a flood of streams that never read leaves the seeder within its limits and serving honest peers', async () => {
+    const nar = pseudoRandomBytes(12 * 1024 * 1024, 51)
+    const store = new MemoryStore()
+    const ingest = await seedBlob(nar, [store])
+    const seeder = await node()
+    const server = new FetchServer({ node: seeder, source: store }, { idleTimeoutMs: 2000 })
+    await server.start()
+    const flooder = await node()
+    await flooder.dial(seeder.getMultiaddrs()[0]!)
+    // Streams on one connection, each asking for every chunk and never reading a byte: first up to the
+    // per-connection limit, then a burst of 84 more at once.
+    const cids = ingest.manifest.chunks.map((c) => c.cid).slice(0, 256)
+    let opened = 0
+    let refused = 0
+    const flood = async () => {
+      try {
+        const stream = await flooder.dialProtocol(seeder.peerId, NAR_PROTOCOL)
+        stream.send(encodeRequest({ type: 'GET_CHUNKS', cids }))
+        opened++
+      } catch {
+        refused++
+      }
+    }
+    let peak = 0
+    const sampler = setInterval(() => {
+      peak = Math.max(peak, server.stats.activeStreams)
+    }, 5)
+    for (let i = 0; i < MAX_INBOUND_FETCH_STREAMS_PER_CONNECTION; i++) await flood()
+    await Promise.all(Array.from({ length: 84 }, flood))
+    // An honest client is served meanwhile.
+    const client = await node()
+    await client.dial(seeder.getMultiaddrs()[0]!)
+    const dl = new NarDownload({ node: client, sink: new MemoryStore() }, ingest.narHash, {
+      manifestRoot: ingest.root,
+      providers: { connectedOnly: true }
+    })
+    assert.ok(same(await collect(dl.bytes()), nar))
+    // The stuck streams are closed by the idle timeout.
+    await waitFor('idle flood streams closed', () => server.stats.activeStreams === 0, 10_000)
+    clearInterval(sampler)
+    assert.ok(peak <= MAX_INBOUND_FETCH_STREAMS_PER_CONNECTION + 1, `peak ${peak} active streams`)
+    console.log(
+      `      flood: ${opened} streams opened and left unread, ${refused} refused at the limit; peak active streams ${peak}; honest download ok`
+    )
+    assert.ok(opened >= MAX_INBOUND_FETCH_STREAMS_PER_CONNECTION)
   })
 })
