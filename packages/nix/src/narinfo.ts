@@ -509,19 +509,22 @@ export function signNarinfo(info: Narinfo, key: SecretKey): Narinfo {
 }
 
 /**
- * The first signature of `info` that verifies with one of `keys` (matched by key name, as Nix matches
- * `trusted-public-keys`), or `undefined` when none does. Malformed signatures never verify.
+ * The first signature of `info` that verifies with one of `keys`, or `undefined` when none does. Keys are matched
+ * by name as Nix matches `trusted-public-keys`: Nix keeps them in a map by name, so when several keys share a name
+ * only the first counts, and narthex does the same (Nix `getDefaultPublicKeys`, `verifyDetached`).
+ * Malformed signatures never verify.
  *
  * Nix also accepts a content-addressed path (one with `ca`) with no valid signature; this function checks
  * signatures only.
  */
 export function verifyNarinfo(info: Narinfo, keys: Iterable<PublicKey>): NarinfoVerification | undefined {
+  const byName = new Map<string, PublicKey>()
+  for (const key of keys) if (!byName.has(key.name)) byName.set(key.name, key)
   const message = fingerprintOf(info)
-  const trusted = [...keys]
   for (const sig of info.sigs) {
-    for (const key of trusted) {
-      if (verifyDetached(message, sig, [key])) return { key, sig }
-    }
+    const colon = sig.indexOf(':')
+    const key = colon > 0 ? byName.get(sig.slice(0, colon)) : undefined
+    if (key !== undefined && verifyDetached(message, sig, [key])) return { key, sig }
   }
   return undefined
 }

@@ -117,6 +117,13 @@ describe('narinfo signatures', () => {
     assert.equal(verifyNarinfo(info, [impostor.publicKey])?.key, impostor.publicKey)
   })
 
+  it('counts only the first of several trusted keys with the same name, as Nix does', () => {
+    const impostor = generateSecretKey('narthex-test-1')
+    const info = signNarinfo(parseNarinfo(fixture('mid.narinfo')), impostor)
+    assert.equal(verifyNarinfo(info, [impostor.publicKey, public1])?.key, impostor.publicKey)
+    assert.equal(verifyNarinfo(info, [public1, impostor.publicKey]), undefined)
+  })
+
   it('breaks when a signed field changes and holds when an unsigned one does', () => {
     const text = fixture('top.narinfo')
     const otherHash = formatSha256(new Uint8Array(32).fill(7))
