@@ -431,9 +431,20 @@ function readField(key: KnownField, value: string, f: Fields, sigs: string[], st
   }
 }
 
-/** Byte order of UTF-8, as Nix's `std::set<std::string>` sorts (the same as code-unit order for ASCII). */
+/**
+ * UTF-8 byte order, as Nix's `std::set<std::string>` sorts. That is code point order, which equals UTF-16
+ * code-unit order unless the first difference involves a surrogate; only then are the strings encoded.
+ */
 function byteOrder(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'))
+  const n = Math.min(a.length, b.length)
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i)
+    const y = b.charCodeAt(i)
+    if (x === y) continue
+    if (x < 0xd800 && y < 0xd800) return x - y
+    return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'))
+  }
+  return a.length - b.length
 }
 
 function sortedUnique(values: readonly string[]): string[] {

@@ -202,6 +202,14 @@ describe('narinfo parsing rules', () => {
     assert.equal(formatNarinfo(shuffled), fixture('top.narinfo'))
   })
 
+  it('sorts signatures in UTF-8 byte order, as std::set<std::string> does, also past the BMP', () => {
+    const bytes = Buffer.alloc(64, 1).toString('base64')
+    // U+FF21 sorts before U+1F600 in UTF-8 (EF.. < F0..) but after it in UTF-16 (FF21 > D83D).
+    const sigs = [`\u{1F600}:${bytes}`, `\uFF21:${bytes}`, `a:${bytes}`]
+    const text = formatNarinfo({ ...parseNarinfo(base), sigs })
+    assert.deepEqual(parseNarinfo(text).sigs, [sigs[2], sigs[1], sigs[0]])
+  })
+
   it('drops Deriver: unknown-deriver as Nix does and reads System', () => {
     const info = parseNarinfo(setField(base, 'Deriver', 'unknown-deriver').concat('System: x86_64-linux\n'))
     assert.equal(info.deriver, undefined)
