@@ -2,7 +2,7 @@
  * narinfo: the text a Nix binary cache serves at `<hash part>.narinfo` to describe one store path.
  *
  * A real one, written by `nix copy --to 'file:///DIR?compression=none'` and signed by `nix store sign`
- * (Nix 2.8.0; test/fixtures/narinfo/top.narinfo):
+ * (Nix 2.8.0; packages/nix/test/fixtures/narinfo/top.narinfo, made by regenerate.sh there):
  *
  * ```text
  * StorePath: /nix/store/l60h9azr43q47lr2xjbprpp3p70d4gy2-narthex-fixture-top
