@@ -6,11 +6,9 @@
 import type { PeerId } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import debug from 'debug'
+import { BOOTSTRAP_REDIAL_MS } from './constants.js'
 
 const log = debug('narthex:p2p:bootstrap')
-
-/** Re-dial interval for bootstrap peers that are not connected. */
-export const BOOTSTRAP_REDIAL_MS = 30_000
 
 /** The part of libp2p's connection manager this service uses. */
 export interface BootstrapComponents {

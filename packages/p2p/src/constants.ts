@@ -3,6 +3,8 @@
  * for operators; a test keeps the two in step.
  */
 
+import { MAX_MANIFEST_BYTES as CONTENT_MAX_MANIFEST_BYTES, MAX_CHUNK_SIZE } from '@narthex/content'
+
 const KiB = 1024
 const MiB = 1024 * KiB
 
@@ -28,13 +30,13 @@ export const MAX_REQUEST_BYTES = 16 * KiB
 export const MAX_CHUNKS_PER_REQUEST = 256
 
 /**
- * Largest chunk the wire accepts: content's FastCDC maxSize is far below it; the downloader tightens the limit
- * per message to the exact size the manifest announces, so this only bounds replies read without a manifest.
+ * Largest chunk payload a CHUNK reply may carry: content's MAX_CHUNK_SIZE (the largest maxSize of the known
+ * chunkers, 1 MiB). No valid chunk is larger, so a larger declared length is refused before it is read.
  */
-export const MAX_CHUNK_BYTES = 4 * MiB
+export const MAX_CHUNK_BYTES: number = MAX_CHUNK_SIZE
 
-/** Largest manifest body, equal to content's MAX_MANIFEST_BYTES (a manifest of a ~100 GiB NAR). */
-export const MAX_MANIFEST_BYTES = 16 * MiB
+/** Largest MANIFEST reply payload: content's MAX_MANIFEST_BYTES (16 MiB, a manifest of a ~25 GiB NAR). */
+export const MAX_MANIFEST_BYTES: number = CONTENT_MAX_MANIFEST_BYTES
 
 /** Largest CID on the wire: CIDv1 + codec + sha2-256 multihash is 36 bytes; 128 allows other hash functions. */
 export const MAX_CID_BYTES = 128
@@ -60,6 +62,21 @@ export const MAX_CONCURRENT_FETCH_STREAMS = 256
  */
 export const SERVER_STREAM_IDLE_TIMEOUT_MS = 30_000
 
+/**
+ * Unread request bytes a server stream tolerates before it is reset. An honest client pipelines a few requests of
+ * at most ~9 KiB (PEER_WINDOW_BYTES / REQUEST_BATCH_BYTES of them); 1 MiB is ample and bounds a request flood.
+ */
+export const SERVER_READ_BUFFER_BYTES = 1 * MiB
+
+/**
+ * Chunk replies the server gathers before one send to the muxer: fewer yamux frames and drain waits per MiB, no
+ * copies (a list of the stored buffers), and only ~1 MiB queued per stream whatever the window.
+ */
+export const SEND_COALESCE_BYTES = 1 * MiB
+
+/** Re-dial interval for bootstrap peers that dropped. */
+export const BOOTSTRAP_REDIAL_MS = 30_000
+
 /** Open connections in total. Each costs ~50 KiB plus its streams; 300 is libp2p's own default. */
 export const MAX_CONNECTIONS = 300
 
@@ -79,12 +96,14 @@ export const DIAL_TIMEOUT_MS = 10_000
 export const YAMUX_MAX_STREAMS_PER_CONNECTION = 256
 
 /**
- * Initial yamux stream window. The 256 KiB default needs several round trips to grow; measured on this machine
- * (docs/benchmarks.md) 4 MiB raises noise+yamux throughput by ~20%.
+ * Initial yamux stream window (the 256 KiB default needs several round trips to grow). Throughput of one stream is
+ * at most window / round trip, and on a loaded 2-core machine the round trip includes process scheduling (10-40
+ * ms measured), so the window must be large. Yamux 8 makes a data frame as large as the free window when the
+ * writer has queued that much; the fetch server hands the muxer at most ~1 MiB at a time, so frames stay small.
  */
 export const YAMUX_INITIAL_STREAM_WINDOW = 4 * MiB
 
-/** Largest yamux stream window: bounds what one stream may have in flight to us. */
+/** Largest yamux stream window (auto-tuned up from the initial one): bounds what one stream has in flight to us. */
 export const YAMUX_MAX_STREAM_WINDOW = 16 * MiB
 
 /**

@@ -8,12 +8,15 @@
  */
 import type { Connection, Libp2p, Stream } from '@libp2p/interface'
 import debug from 'debug'
+import { Uint8ArrayList } from 'uint8arraylist'
 import {
   MAX_CONCURRENT_FETCH_STREAMS,
   MAX_INBOUND_FETCH_STREAMS_PER_CONNECTION,
   MAX_OUTBOUND_FETCH_STREAMS_PER_CONNECTION,
   MAX_REQUEST_BYTES,
   NAR_PROTOCOL,
+  SEND_COALESCE_BYTES,
+  SERVER_READ_BUFFER_BYTES,
   SERVER_STREAM_IDLE_TIMEOUT_MS
 } from './constants.js'
 import { MalformedMessageError, MessageTooLargeError, TruncatedMessageError } from './errors.js'
@@ -30,9 +33,6 @@ import {
 } from './wire.js'
 
 const log = debug('narthex:p2p:server')
-
-/** Unread request bytes a server stream tolerates: an honest client pipelines a few requests of ≤ 9 KiB. */
-const SERVER_READ_BUFFER = 1024 * 1024
 
 export interface FetchServerInit {
   /** Streams served at once across all peers (default MAX_CONCURRENT_FETCH_STREAMS). */
@@ -106,7 +106,7 @@ export class FetchServer {
     }
     this.active.add(stream)
     this.stats.activeStreams = this.active.size
-    stream.maxReadBufferLength = SERVER_READ_BUFFER
+    stream.maxReadBufferLength = SERVER_READ_BUFFER_BYTES
     const reader = new FrameReader(stream, { highWater: 64 * 1024 })
     const idleMs = this.init.idleTimeoutMs ?? SERVER_STREAM_IDLE_TIMEOUT_MS
     try {
@@ -166,21 +166,25 @@ export class FetchServer {
         return
       }
       case 'GET_CHUNKS': {
-        // Read the next chunk from the store while the previous one is being sent.
+        // Read the next chunk from the store while the previous one is being sent, and hand the muxer up to
+        // SEND_COALESCE_BYTES of replies per send: fewer muxer frames and drain waits, no copies.
         let next = source.getChunk(req.cids[0]!, { signal })
+        let out = new Uint8ArrayList()
         for (let i = 0; i < req.cids.length; i++) {
           const bytes = await next
           if (i + 1 < req.cids.length) next = source.getChunk(req.cids[i + 1]!, { signal })
-          const itemSignal = AbortSignal.timeout(idleMs)
           if (bytes === undefined) {
             this.stats.notFound++
-            await writeFrame(stream, encodeReply({ type: 'NOT_FOUND' }), { signal: itemSignal })
-            continue
+            out.append(encodeReply({ type: 'NOT_FOUND' }))
+          } else {
+            out.append(encodeFrame(MessageType.CHUNK, bytes))
+            this.stats.chunksServed++
+            this.stats.bytesServed += bytes.byteLength
           }
-          stream.send(encodeFrameHeader(MessageType.CHUNK, bytes.byteLength))
-          await writeFrame(stream, bytes, { signal: itemSignal })
-          this.stats.chunksServed++
-          this.stats.bytesServed += bytes.byteLength
+          if (out.byteLength >= SEND_COALESCE_BYTES || i + 1 === req.cids.length) {
+            await writeFrame(stream, out, { signal: AbortSignal.timeout(idleMs) })
+            out = new Uint8ArrayList()
+          }
         }
         return
       }

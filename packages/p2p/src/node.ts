@@ -35,6 +35,9 @@ import {
 import { InvalidNodeConfigError } from './errors.js'
 import { loadOrCreatePeerKey } from './identity.js'
 
+/** Offered connection encryption, in order of preference (see NodeInit.encryption). */
+export const DEFAULT_ENCRYPTION: ReadonlyArray<'noise' | 'tls'> = ['tls', 'noise']
+
 export interface NodeInit {
   /** Directory for the peer key and the DHT datastore (level). Without it the node is ephemeral (in memory). */
   readonly dataDir?: string
@@ -51,7 +54,10 @@ export interface NodeInit {
    * otherwise stays a DHT client forever and provide() hangs. Default false.
    */
   readonly dhtServer?: boolean
-  /** Connection encryption offered, in order of preference. Default ['noise']. */
+  /**
+   * Connection encryption offered, in order of preference. Default ['tls', 'noise']: TLS 1.3 (OpenSSL does the
+   * record framing natively) measured ~1.7x noise's throughput on this machine; noise stays for peers without it.
+   */
   readonly encryption?: ReadonlyArray<'noise' | 'tls'>
   /** Yamux tuning (benchmarks). */
   readonly yamux?: {
@@ -104,7 +110,7 @@ export async function createNode(init: NodeInit = {}): Promise<NarthexNode> {
   const datastore = init.dataDir !== undefined ? new LevelDatastore(`${init.dataDir}/datastore`) : undefined
   if (datastore !== undefined) await datastore.open()
 
-  const encrypters = (init.encryption ?? ['noise']).map((e) => (e === 'tls' ? tls() : noise()))
+  const encrypters = (init.encryption ?? DEFAULT_ENCRYPTION).map((e) => (e === 'tls' ? tls() : noise()))
 
   try {
     const node = await createLibp2p({
