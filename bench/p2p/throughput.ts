@@ -16,7 +16,6 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { type ChunkSink, createNode, NarDownload } from '@narthex/p2p'
-import { CID } from 'multiformats/cid'
 
 const { values } = parseArgs({
   options: {
@@ -34,6 +33,8 @@ interface Scenario {
   readonly seeders: number
   readonly options?: Record<string, unknown>
   readonly client?: Record<string, unknown>
+  /** Downloader options (NarDownload). */
+  readonly download?: Record<string, unknown>
 }
 
 const MiB = 1024 * 1024
@@ -49,6 +50,14 @@ const scenarios: Scenario[] = [
   { name: 'tls x1', mode: 'libp2p', seeders: 1, options: tls, client: tls },
   { name: 'tls x2', mode: 'libp2p', seeders: 2, options: tls, client: tls },
   { name: 'tls x4', mode: 'libp2p', seeders: 4, options: tls, client: tls },
+  {
+    name: 'tls x1 deep',
+    mode: 'libp2p',
+    seeders: 1,
+    options: { ...tls, ...win(16 * MiB) },
+    client: { ...tls, yamux: win(16 * MiB) },
+    download: { peerWindowBytes: 32 * MiB, requestBatchBytes: 4 * MiB }
+  },
   {
     name: 'noise x2 win256K',
     mode: 'libp2p',
@@ -151,14 +160,18 @@ const nullSink: ChunkSink = {
   commitNar: async () => {}
 }
 
-async function p2pReceive(servers: Server[], client: Record<string, unknown>): Promise<number> {
+async function p2pReceive(
+  servers: Server[],
+  client: Record<string, unknown>,
+  download: Record<string, unknown>
+): Promise<number> {
   const node = await createNode({ allowPrivateAddresses: true, allow: ['/ip4/127.0.0.1'], ...client })
   try {
     const { multiaddr } = await import('@multiformats/multiaddr')
     for (const s of servers) await node.dial(multiaddr(s.info.multiaddr!))
     const dl = new NarDownload({ node, sink: nullSink }, servers[0]!.info.narHash!, {
-      manifestRoot: CID.parse(servers[0]!.info.root!),
-      ...(process.env.BENCH_DL ? JSON.parse(process.env.BENCH_DL) : {}),
+      manifestRoot: servers[0]!.info.root!,
+      ...download,
       providers: { connectedOnly: true }
     })
     let n = 0
@@ -193,7 +206,7 @@ try {
             ? await tcpReceive(servers[0]!.info.port!)
             : sc.mode === 'http'
               ? await httpReceive(servers[0]!.info.port!)
-              : await p2pReceive(servers, sc.client ?? {})
+              : await p2pReceive(servers, sc.client ?? {}, sc.download ?? {})
         const s = Number(process.hrtime.bigint() - t0) / 1e9
         const c = process.cpuUsage(cpu0)
         if (n !== SIZE) throw new Error(`${sc.name}: got ${n} of ${SIZE} bytes`)

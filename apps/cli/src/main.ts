@@ -17,6 +17,7 @@ export const COMMANDS: Readonly<Record<string, Entry>> = {
     summary: 'start a whole network on loopback and show Nix using it',
     load: () => import('./commands/demo.js')
   },
+  fetch: { summary: 'download one NAR from the swarm to stdout', load: () => import('./commands/fetch.js') },
   keygen: { summary: 'generate a Nix signing key pair', load: () => import('./commands/keygen.js') },
   'narinfo sign': {
     summary: 'add a signature to a narinfo (stdin to stdout)',

@@ -19,7 +19,6 @@
 import { createHash } from 'node:crypto'
 import type { PeerId } from '@libp2p/interface'
 import {
-  type CID,
   decodeManifest,
   type Manifest,
   narCidFromNarHash,
@@ -29,6 +28,7 @@ import {
 } from '@narthex/content'
 import { formatSha256 } from '@narthex/nix'
 import debug from 'debug'
+import { CID } from 'multiformats/cid'
 import type { Uint8ArrayList } from 'uint8arraylist'
 import {
   MAX_AHEAD_BYTES,
@@ -42,6 +42,7 @@ import {
 } from './constants.js'
 import {
   DownloadFailedError,
+  InvalidManifestRootError,
   ManifestUnavailableError,
   NarHashMismatchError,
   NoProvidersError,
@@ -74,8 +75,11 @@ export interface DownloadProgress {
 }
 
 export interface DownloadOptions {
-  /** The trusted manifest root (from an agreement). Without it the whole NarHash is checked at the end. */
-  readonly manifestRoot?: CID
+  /**
+   * The trusted manifest root (from an agreement), as a CID or its string form. Without it the whole NarHash is
+   * checked at the end.
+   */
+  readonly manifestRoot?: CID | string
   /** The NarSize, when known (checked against the manifest). */
   readonly narSize?: number
   readonly signal?: AbortSignal
@@ -159,6 +163,7 @@ export class NarDownload {
     bytesByPeer: {}
   }
   readonly narCid: CID
+  readonly manifestRoot: CID | undefined
   readonly scores: PeerScores
   private readonly controller = new AbortController()
   private readonly peers = new Map<string, ActivePeer>()
@@ -181,6 +186,16 @@ export class NarDownload {
   ) {
     this.narCid = narCidFromNarHash(narHash)
     this.scores = components.scores ?? new PeerScores()
+    const root = options.manifestRoot
+    if (typeof root === 'string') {
+      try {
+        this.manifestRoot = CID.parse(root)
+      } catch (err) {
+        throw new InvalidManifestRootError(`not a CID: ${root} (${(err as Error).message})`)
+      }
+    } else {
+      this.manifestRoot = root
+    }
   }
 
   private get signal(): AbortSignal {
@@ -376,7 +391,7 @@ export class NarDownload {
     manifestBytes: Uint8Array
     trusted: boolean
   }> {
-    const root = this.options.manifestRoot
+    const root = this.manifestRoot
     const tried = new Set<string>()
     let sawPeer = false
     for (;;) {

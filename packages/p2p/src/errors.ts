@@ -103,3 +103,8 @@ export class NotStartedError extends Error {
     super(message)
   }
 }
+
+/** A manifest root given by the caller is not a CID. */
+export class InvalidManifestRootError extends Error {
+  override name = 'InvalidManifestRootError'
+}

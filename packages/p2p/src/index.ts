@@ -44,3 +44,4 @@ export {
 export { type BanRecord, PeerScores } from './peer-scores.js'
 export { PeerSession, type PeerSessionInit } from './peer-session.js'
 export { type FindProvidersOptions, findProviders } from './providers.js'
+export { chunkSinkFromStore, chunkSourceFromStore } from './store-adapter.js'
