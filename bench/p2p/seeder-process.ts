@@ -5,7 +5,7 @@
  *   node --import tsx --conditions source bench/p2p/seeder-process.ts MODE FILE [OPTIONS_JSON]
  *
  * MODE: libp2p (the fetch protocol, the file ingested as a NAR into memory), tcp (the raw bytes on every
- * connection), http (node:http, GET / returns the bytes).
+ * connection), http (node:http, GET / returns the bytes), helia (Helia 7 + @helia/unixfs over bitswap).
  */
 import '../../apps/cli/src/polyfill.js'
 import { readFile } from 'node:fs/promises'
@@ -14,6 +14,7 @@ import { createServer as createTcpServer } from 'node:net'
 import { ingestNar, narCidFromNarHash } from '@narthex/content'
 import { type ChunkSource, createNode, FetchServer } from '@narthex/p2p'
 import type { CID } from 'multiformats/cid'
+import { startHelia } from './helia.js'
 
 const [mode, file, optionsJson] = process.argv.slice(2)
 const options = JSON.parse(optionsJson ?? '{}') as {
@@ -47,6 +48,13 @@ if (mode === 'tcp') {
   server.listen(0, '127.0.0.1', () => ready({ port: (server.address() as { port: number }).port }))
   await done
   server.close()
+} else if (mode === 'helia') {
+  const helia = await startHelia(['/ip4/127.0.0.1/tcp/0'])
+  const { unixfs } = await import('@helia/unixfs')
+  const cid = await unixfs(helia).addBytes(bytes)
+  ready({ multiaddr: helia.libp2p.getMultiaddrs()[0]!.toString(), cid: cid.toString() })
+  await done
+  await helia.stop()
 } else {
   const chunks = new Map<string, Uint8Array>()
   async function* source() {

@@ -29,7 +29,7 @@ const ROUNDS = Number(values.rounds)
 
 interface Scenario {
   readonly name: string
-  readonly mode: 'libp2p' | 'tcp' | 'http'
+  readonly mode: 'libp2p' | 'tcp' | 'http' | 'helia'
   readonly seeders: number
   readonly options?: Record<string, unknown>
   readonly client?: Record<string, unknown>
@@ -44,6 +44,7 @@ const win = (w: number) => ({ initialStreamWindowSize: w, maxStreamWindowSize: w
 const scenarios: Scenario[] = [
   { name: 'tcp', mode: 'tcp', seeders: 1 },
   { name: 'http', mode: 'http', seeders: 1 },
+  { name: 'helia', mode: 'helia', seeders: 1 },
   { name: 'noise x1', mode: 'libp2p', seeders: 1, options: noise, client: noise },
   { name: 'noise x2', mode: 'libp2p', seeders: 2, options: noise, client: noise },
   { name: 'noise x4', mode: 'libp2p', seeders: 4, options: noise, client: noise },
@@ -90,7 +91,7 @@ function makeFile(size: number): Uint8Array {
 
 interface Server {
   readonly child: ChildProcess
-  readonly info: { port?: number; multiaddr?: string; narHash?: string; root?: string }
+  readonly info: { port?: number; multiaddr?: string; narHash?: string; root?: string; cid?: string }
 }
 
 function startServer(mode: string, file: string, options: object): Promise<Server> {
@@ -99,6 +100,7 @@ function startServer(mode: string, file: string, options: object): Promise<Serve
       process.execPath,
       [
         ...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []),
+        ...(process.env.BENCH_IMPORT ? ['--import', process.env.BENCH_IMPORT] : []),
         ...['--import', 'tsx', '--conditions', 'source', 'bench/p2p/seeder-process.ts', mode, file],
         JSON.stringify(options)
       ],
@@ -182,6 +184,22 @@ async function p2pReceive(
   }
 }
 
+async function heliaReceive(server: Server): Promise<number> {
+  const { startHelia } = await import('./helia.js')
+  const { unixfs } = await import('@helia/unixfs')
+  const { multiaddr } = await import('@multiformats/multiaddr')
+  const { CID } = await import('multiformats/cid')
+  const helia = await startHelia([])
+  try {
+    await helia.libp2p.dial(multiaddr(server.info.multiaddr!))
+    let n = 0
+    for await (const b of unixfs(helia).cat(CID.parse(server.info.cid!))) n += b.byteLength
+    return n
+  } finally {
+    await helia.stop()
+  }
+}
+
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b)
   return s.length % 2 === 1 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2
@@ -206,7 +224,9 @@ try {
             ? await tcpReceive(servers[0]!.info.port!)
             : sc.mode === 'http'
               ? await httpReceive(servers[0]!.info.port!)
-              : await p2pReceive(servers, sc.client ?? {}, sc.download ?? {})
+              : sc.mode === 'helia'
+                ? await heliaReceive(servers[0]!)
+                : await p2pReceive(servers, sc.client ?? {}, sc.download ?? {})
         const s = Number(process.hrtime.bigint() - t0) / 1e9
         const c = process.cpuUsage(cpu0)
         if (n !== SIZE) throw new Error(`${sc.name}: got ${n} of ${SIZE} bytes`)
