@@ -116,6 +116,15 @@ export const STREAM_MAX_READ_BUFFER = YAMUX_MAX_STREAM_WINDOW + MAX_MANIFEST_BYT
 // ---------------------------------------------------------------------------------------------------------------
 // DHT and announcing
 
+/** Kademlia replication factor k: bucket size, and how many closest peers get each provider record (kad's 20). */
+export const DHT_K = 20
+
+/** Peers queried in parallel during a DHT walk (kad-dht's default 10). */
+export const DHT_ALPHA = 10
+
+/** Disjoint paths of a DHT walk (S/Kademlia; kad-dht's default: alpha). */
+export const DHT_DISJOINT_PATHS = 10
+
 /** Provider records live this long on the peers that hold them (kad-dht's default, 48 h). */
 export const PROVIDER_RECORD_VALIDITY_MS = 48 * 60 * 60 * 1000
 

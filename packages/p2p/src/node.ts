@@ -21,6 +21,9 @@ import { LevelDatastore } from 'datastore-level'
 import { createLibp2p } from 'libp2p'
 import { Bootstrap, type BootstrapComponents } from './bootstrap.js'
 import {
+  DHT_ALPHA,
+  DHT_DISJOINT_PATHS,
+  DHT_K,
   DIAL_TIMEOUT_MS,
   INBOUND_CONNECTION_THRESHOLD,
   KAD_PROTOCOL,
@@ -67,6 +70,8 @@ export interface NodeInit {
   }
   /** IP ranges (multiaddr prefixes) exempt from connection limits, e.g. ['/ip4/127.0.0.1'] in tests. */
   readonly allow?: readonly string[]
+  /** DHT query tuning (benchmarks); defaults from constants.ts. */
+  readonly dht?: { readonly alpha?: number; readonly disjointPaths?: number; readonly kBucketSize?: number }
   /** Let a DHT query run with an empty routing table (a lone node). Default false. */
   readonly allowQueryWithZeroPeers?: boolean
 }
@@ -154,6 +159,9 @@ export async function createNode(init: NodeInit = {}): Promise<NarthexNode> {
           clientMode: !(init.dhtServer ?? false),
           peerInfoMapper: allowPrivate ? passthroughMapper : removePrivateAddressesMapper,
           allowQueryWithZeroPeers: init.allowQueryWithZeroPeers ?? false,
+          alpha: init.dht?.alpha ?? DHT_ALPHA,
+          disjointPaths: init.dht?.disjointPaths ?? DHT_DISJOINT_PATHS,
+          kBucketSize: init.dht?.kBucketSize ?? DHT_K,
           // The Announcer re-announces (with acknowledgements counted); kad's own reprovider would repeat that
           // work at a concurrency that loses records, so its interval is pushed out of the way.
           reprovide: {
