@@ -17,7 +17,15 @@ export const COMMANDS: Readonly<Record<string, Entry>> = {
     summary: 'start a whole network on loopback and show Nix using it',
     load: () => import('./commands/demo.js')
   },
-  keygen: { summary: 'generate a Nix signing key pair', load: () => import('./commands/keygen.js') }
+  keygen: { summary: 'generate a Nix signing key pair', load: () => import('./commands/keygen.js') },
+  'narinfo sign': {
+    summary: 'add a signature to a narinfo (stdin to stdout)',
+    load: () => import('./commands/narinfo-sign.js')
+  },
+  'narinfo verify': {
+    summary: 'check that a narinfo (stdin) is signed by a trusted key',
+    load: () => import('./commands/narinfo-verify.js')
+  }
 }
 
 const USAGE = `narthex: a peer-to-peer, content-addressed network for Nix binaries
