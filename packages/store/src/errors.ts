@@ -57,7 +57,42 @@ export class ChunkTooLargeError extends StoreError {
   override name = 'ChunkTooLargeError'
 }
 
-/** A narinfo given to the store does not parse or lacks StorePath, NarHash or NarSize. */
-export class InvalidNarinfoError extends StoreError {
-  override name = 'InvalidNarinfoError'
+/** A binary cache could not be reached at all (connection refused, DNS failure, missing directory). */
+export class CacheUnreachableError extends StoreError {
+  override name = 'CacheUnreachableError'
+}
+
+/** The cache has no narinfo for this store path (HTTP 404/403, or no such file). */
+export class NarinfoNotFoundError extends StoreError {
+  override name = 'NarinfoNotFoundError'
+}
+
+/** The cache answered with an HTTP error other than "not found", or an unsupported URL scheme was given. */
+export class CacheRequestError extends StoreError {
+  override name = 'CacheRequestError'
+}
+
+/** A download ended before all its bytes arrived (connection cut, file shorter than its FileSize). */
+export class TruncatedDownloadError extends StoreError {
+  override name = 'TruncatedDownloadError'
+}
+
+/** A narinfo names a compression narthex cannot read. */
+export class UnsupportedCompressionError extends StoreError {
+  override name = 'UnsupportedCompressionError'
+}
+
+/** The program that decompresses this format (xz, bzip2, zstd) is not installed. */
+export class DecompressorMissingError extends StoreError {
+  override name = 'DecompressorMissingError'
+}
+
+/** Compressed data is corrupt: the decompressor rejected it. */
+export class CorruptCompressedDataError extends StoreError {
+  override name = 'CorruptCompressedDataError'
+}
+
+/** A local store path is not valid in the Nix database, or `nix` failed to describe or dump it. */
+export class NixCommandError extends StoreError {
+  override name = 'NixCommandError'
 }

@@ -48,6 +48,15 @@ import { LevelStore } from './store.js'
 
 export * from './constants.js'
 export * from './errors.js'
+export {
+  type BinaryCache,
+  type BinaryCacheImportOptions,
+  importFromBinaryCache,
+  openBinaryCache
+} from './import/binary-cache.js'
+export { type DecompressOptions, decompress, SUPPORTED_COMPRESSIONS } from './import/decompress.js'
+export type { ImportEvent, ImportProgress } from './import/events.js'
+export { importStorePaths, type LocalImportOptions, queryPathInfo } from './import/local-nix.js'
 
 export interface StoreInit {
   /** The data directory; created if absent. */

@@ -114,7 +114,7 @@ describe('store', () => {
     const wrong = narinfoFor(B, 'wrong').text
     await assert.rejects(store.importNar(piecesOf(A), { narinfo: wrong }), { name: 'NarHashMismatchError' })
     await assert.rejects(store.importNar(piecesOf(A), { narinfo: 'StorePath: nonsense\n' }), {
-      name: 'InvalidNarinfoError'
+      name: 'NarinfoParseError'
     })
     async function* truncated(): AsyncGenerator<Uint8Array> {
       yield A.subarray(0, 500_000)
