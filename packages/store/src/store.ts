@@ -40,7 +40,7 @@ import {
   TMP_DIR,
   WRITE_CONCURRENCY
 } from './constants.js'
-import { syncDir, writeFileAtomic } from './durable.js'
+import { fileExists, syncDir, writeFileAtomic } from './durable.js'
 import {
   ChunkCorruptError,
   ChunkTooLargeError,
@@ -125,6 +125,10 @@ function canonicalNarHash(narHash: string): string {
   return formatSha256(parseSha256(narHash))
 }
 
+/** Every shard name: two characters of the base32 alphabet CIDs are written in. */
+const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567'
+const SHARDS = [...BASE32].flatMap((a) => [...BASE32].map((b) => a + b))
+
 function shardOf(name: string): string {
   return name.slice(-SHARD_SUFFIX - 1, -1)
 }
@@ -177,6 +181,7 @@ export class LevelStore extends EventTarget {
     for (const d of [CHUNKS_DIR, MANIFESTS_DIR, TMP_DIR, QUARANTINE_DIR, INDEX_DIR]) {
       await mkdir(join(this.dir, d), { recursive: true })
     }
+    await this.createShards()
     const db = new Level<string, unknown>(join(this.dir, INDEX_DIR), { valueEncoding: 'json' })
     try {
       await db.open()
@@ -199,6 +204,26 @@ export class LevelStore extends EventTarget {
     await this.mutex.run(async () => {})
     this.db = undefined
     await db.close()
+  }
+
+  /**
+   * Create every shard directory once (1024 each for chunks and manifests), so that imports never pay a mkdir and
+   * a parent-directory fsync for a new shard.
+   */
+  private async createShards(): Promise<void> {
+    for (const sub of [CHUNKS_DIR, MANIFESTS_DIR]) {
+      const base = join(this.dir, sub)
+      const present = new Set(await readdir(base))
+      if (present.size >= SHARDS.length) {
+        for (const s of SHARDS) this.knownDirs.add(join(base, s))
+        continue
+      }
+      await forEachLimited(SHARDS, 16, async (s) => {
+        if (!present.has(s)) await mkdir(join(base, s), { recursive: true })
+        this.knownDirs.add(join(base, s))
+      })
+      if (this.fsync) await syncDir(base)
+    }
   }
 
   private get index(): Level<string, unknown> {
@@ -284,7 +309,7 @@ export class LevelStore extends EventTarget {
     if (inFlight !== undefined) return inFlight
     const p = (async () => {
       const path = this.chunkPath(key)
-      if (await exists(path)) return false
+      if (fileExists(path)) return false
       const dir = join(path, '..')
       await this.ensureDir(dir)
       await writeFileAtomic(join(this.dir, TMP_DIR), path, bytes, { fsync: this.fsync })
@@ -472,8 +497,14 @@ export class LevelStore extends EventTarget {
     return this.mutex
       .run(async () => {
         const db = this.index
-        const existing = await this.get<NarRecord>(K.nar(narHash))
-        const damaged = await this.get<string[]>(K.damaged(narHash))
+        let existing = await this.get<NarRecord>(K.nar(narHash))
+        let damaged = await this.get<string[]>(K.damaged(narHash))
+        if (existing !== undefined && damaged !== undefined && existing.root !== rootKey) {
+          // A damaged NAR repaired through another manifest of the same bytes (another chunker): replace it.
+          await this.removeLocked(narHash)
+          existing = undefined
+          damaged = undefined
+        }
         const distinct = [...new Set(manifest.chunks.map((c) => c.cid.toString()))]
         const now = Date.now()
         const ops: Op[] = []
