@@ -60,9 +60,9 @@ describe('narthex store (CLI)', function () {
 
     assert.equal((await narthex(['store', 'verify', '--data', data], { env })).code, 0)
     // Rot one chunk: verify reports it, exits 1, and the NAR is withdrawn.
-    const shard = (await readdir(join(data, 'chunks')))[0]!
-    const chunk = (await readdir(join(data, 'chunks', shard)))[0]!
-    await writeFile(join(data, 'chunks', shard, chunk), 'rotten')
+    const chunkFile = (await readdir(join(data, 'chunks'), { recursive: true })).find((f) => f.includes('/'))!
+    const chunk = chunkFile.split('/')[1]!
+    await writeFile(join(data, 'chunks', chunkFile), 'rotten')
     const v = await narthex(['store', 'verify', '--data', data], { env })
     assert.equal(v.code, 1)
     assert.match(v.stdout.toString(), new RegExp(`corrupt  ${chunk}`))

@@ -133,7 +133,9 @@ function httpCache(url: string): BinaryCache {
         await res.body?.cancel()
         throw new CacheRequestError(`binary cache ${url}: ${rel}: HTTP ${res.status}`)
       }
-      const declared = Number(res.headers.get('content-length') ?? Number.NaN)
+      // fetch decodes a Content-Encoding itself; Content-Length then counts the encoded bytes, not these.
+      const encoded = (res.headers.get('content-encoding') ?? 'identity') !== 'identity'
+      const declared = encoded ? Number.NaN : Number(res.headers.get('content-length') ?? Number.NaN)
       let received = 0
       const reader = res.body.getReader()
       try {
