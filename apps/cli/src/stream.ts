@@ -1,4 +1,5 @@
 /** Writing a stream of chunks to stdout (or any writable) with backpressure. */
+import { writeSync } from 'node:fs'
 
 /**
  * Write every chunk of `chunks` to `out`, waiting for `drain` whenever the stream's buffer is full, and resolve
@@ -35,5 +36,42 @@ export async function writeChunks(
   } finally {
     out.off('error', onError)
     out.off('drain', onDrain)
+  }
+}
+
+/**
+ * When `out` is this process's stdout, switch it to blocking writes and return its file descriptor; otherwise
+ * undefined. Node makes a stdout pipe non-blocking and then waits for the reader through the event loop after
+ * every 64 KiB (the pipe's size); for `narthex nar dump` that hand-off cost more than serialising. A blocking
+ * write lets the kernel hand over directly, as it does for `nix-store --dump`. Only for commands that stream one
+ * output and do nothing else meanwhile.
+ */
+export function blockingStdout(out: NodeJS.WritableStream): number | undefined {
+  if (out !== process.stdout) return undefined
+  const handle = (out as { _handle?: { setBlocking?: (blocking: boolean) => unknown } })._handle
+  if (typeof handle?.setBlocking === 'function') handle.setBlocking(true)
+  return process.stdout.fd
+}
+
+/**
+ * Write every chunk to `fd` with blocking `write(2)` calls, so a chunk is fully written (copied by the kernel)
+ * when the next one is asked for: the producer may reuse its buffer. Should the descriptor turn out to be
+ * non-blocking (EAGAIN), the rest of that chunk is copied and written through `out` instead.
+ */
+export async function writeChunksToFd(
+  fd: number,
+  out: NodeJS.WritableStream,
+  chunks: AsyncIterable<Uint8Array>
+): Promise<void> {
+  for await (const chunk of chunks) {
+    let done = 0
+    try {
+      while (done < chunk.length) done += writeSync(fd, chunk, done)
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err
+      await new Promise<void>((resolve, reject) => {
+        out.write(Buffer.from(chunk.subarray(done)), (e) => (e ? reject(e) : resolve()))
+      })
+    }
   }
 }

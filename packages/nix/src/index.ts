@@ -30,9 +30,22 @@ export {
   type NarRegularEntry,
   type NarSymlinkEntry
 } from './nar-decode.js'
-export { type EncodeNarOptions, encodeNar, type NarSource, type NarSourceFile } from './nar-encode.js'
+export {
+  type EncodeNarOptions,
+  encodeNar,
+  type MaybePromise,
+  type NarSource,
+  type NarSourceFile
+} from './nar-encode.js'
 export { compareNames, formatNarPath, type NarNodeStat } from './nar-format.js'
-export { createFsNarSource, dumpPath, type RestoreNarOptions, restoreNar } from './nar-fs.js'
+export {
+  createFsNarSource,
+  type DumpPathOptions,
+  dumpPath,
+  type FsNarSourceOptions,
+  type RestoreNarOptions,
+  restoreNar
+} from './nar-fs.js'
 export { hashNar, type NarHashResult } from './nar-hash.js'
 export { formatNarListing, type NarListingFormat } from './nar-list.js'
 export * as nixBase32 from './nix-base32.js'

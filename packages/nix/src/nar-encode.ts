@@ -22,31 +22,42 @@ import {
 // Room for the longest token run (see MAX_RUN below) with space to spare.
 const MIN_CHUNK_SIZE = 16 * 1024
 
+/** A value, or a promise of it: sources that can answer at once (from memory, or blocking calls) skip the await. */
+export type MaybePromise<T> = T | Promise<T>
+
 /** An open regular file of a {@link NarSource}. */
 export interface NarSourceFile {
-  /** Read up to `length` bytes into `into` at `offset`; resolves to the count read, 0 at the end of the file. */
-  read(into: Uint8Array, offset: number, length: number): Promise<number>
-  close(): Promise<void>
+  /** Read up to `length` bytes into `into` at `offset`; the count read, 0 at the end of the file. */
+  read(into: Uint8Array, offset: number, length: number): MaybePromise<number>
+  close(): MaybePromise<void>
 }
 
 /**
  * A tree to serialise, addressed by paths of names from its root (`[]` is the root). Names are bytes: a file
- * system may hold names that are not UTF-8. The writer sorts directory entries itself.
+ * system may hold names that are not UTF-8. The writer sorts directory entries itself. Every method may answer
+ * directly or with a promise; the writer awaits only promises, so a synchronous source costs no promise per
+ * call (which dominates on trees of many small files).
  */
 export interface NarSource {
   /** Type, size and executable bit of the node at `path`, not following a symlink. */
-  lstat(path: readonly Uint8Array[]): Promise<NarNodeStat>
-  /** The names in the directory at `path`, in any order. */
-  readDirectory(path: readonly Uint8Array[]): Promise<Uint8Array[]>
+  lstat(path: readonly Uint8Array[]): MaybePromise<NarNodeStat>
+  /** The names in the directory at `path`, in any order (the writer sorts the array in place). */
+  readDirectory(path: readonly Uint8Array[]): MaybePromise<Uint8Array[]>
   /** The target of the symlink at `path`. */
-  readLink(path: readonly Uint8Array[]): Promise<Uint8Array>
+  readLink(path: readonly Uint8Array[]): MaybePromise<Uint8Array>
   /** Open the regular file at `path` for reading. */
-  openFile(path: readonly Uint8Array[]): Promise<NarSourceFile>
+  openFile(path: readonly Uint8Array[]): MaybePromise<NarSourceFile>
 }
 
 export interface EncodeNarOptions {
   /** Size of the yielded chunks (the last one may be shorter). Default {@link NAR_CHUNK_SIZE}. */
   readonly chunkSize?: number
+  /**
+   * Fill the same buffer again for every chunk: a yielded chunk is then valid only until the next one is asked
+   * for. Saves allocating (and the kernel zeroing) a fresh buffer per chunk, which is a large share of the cost
+   * of serialising from the page cache; for consumers that use each chunk at once (hashing, a blocking write).
+   */
+  readonly reuseChunks?: boolean
   readonly signal?: AbortSignal
 }
 
@@ -64,13 +75,14 @@ export async function* encodeNar(source: NarSource, opts: EncodeNarOptions = {})
     throw new RangeError(`chunkSize must be an integer of at least ${MIN_CHUNK_SIZE}, got ${chunkSize}`)
   }
   const signal = opts.signal
+  const reuse = opts.reuseChunks === true
   let out = Buffer.allocUnsafe(chunkSize)
   let pos = 0
 
-  /** Swap in a fresh chunk, returning the filled part of the old one. */
+  /** The filled part of the chunk, to yield; the next bytes go to a fresh chunk (or the same, when reusing). */
   const take = (): Uint8Array => {
     const full = pos === out.length ? out : out.subarray(0, pos)
-    out = Buffer.allocUnsafe(chunkSize)
+    if (!reuse) out = Buffer.allocUnsafe(chunkSize)
     pos = 0
     return full
   }
@@ -99,89 +111,122 @@ export async function* encodeNar(source: NarSource, opts: EncodeNarOptions = {})
   const MAX_RUN = 8 * 16 + encodedStringLength(NAR_TARGET_MAX)
 
   const path: Uint8Array[] = []
+  // The open directories, innermost last: their sorted names and the index of the next one to write.
+  const frames: { names: Uint8Array[]; next: number }[] = []
+  let state: 'visit' | 'next-entry' | 'node-done' = 'visit'
 
-  async function* node(): AsyncGenerator<Uint8Array> {
-    signal?.throwIfAborted()
-    const st = await source.lstat(path)
-    if (!room(MAX_RUN)) yield take()
-    put(TOKENS.open)
-    put(TOKENS.type)
-    if (st.type === 'regular') {
-      put(TOKENS.regular)
-      if (st.executable) {
-        put(TOKENS.executable)
-        put(TOKENS.empty)
+  put(TOKENS.magic)
+  for (;;) {
+    if (state === 'visit') {
+      // Write the node at `path`: all of it for a file or symlink, its header for a directory.
+      signal?.throwIfAborted()
+      const stated = source.lstat(path)
+      const st = isPromise(stated) ? await stated : stated
+      if (!room(MAX_RUN)) yield take()
+      put(TOKENS.open)
+      put(TOKENS.type)
+      if (st.type === 'directory') {
+        put(TOKENS.directory)
+        const listed = source.readDirectory(path)
+        const names = isPromise(listed) ? await listed : listed
+        frames.push({ names: checkNames(names, path), next: 0 })
+        state = 'next-entry'
+        continue
       }
-      put(TOKENS.contents)
-      putU64(st.size)
-      if (st.size > 0) yield* contents(st.size)
-      const pad = paddingOf(st.size)
-      if (!room(pad + 16)) yield take()
-      out.fill(0, pos, pos + pad)
-      pos += pad
-    } else if (st.type === 'symlink') {
-      const target = await source.readLink(path)
-      if (target.length === 0 || target.length > NAR_TARGET_MAX || target.includes(0)) {
-        throw new NarUnencodableError(
-          `symlink ${JSON.stringify(formatNarPath(path))} has a target of ${target.length} bytes that a NAR cannot hold`
-        )
-      }
-      put(TOKENS.symlink)
-      put(TOKENS.target)
-      putString(target)
-    } else {
-      put(TOKENS.directory)
-      const names = await source.readDirectory(path)
-      names.sort(compareNames)
-      for (let i = 0; i < names.length; i++) {
-        const name = names[i]!
-        const problem = nameProblem(name) ?? (name.length > NAR_NAME_MAX ? 'a name is too long' : undefined)
-        if (problem !== undefined || (i > 0 && compareNames(names[i - 1]!, name) === 0)) {
+      if (st.type === 'symlink') {
+        const read = source.readLink(path)
+        const target = isPromise(read) ? await read : read
+        if (target.length === 0 || target.length > NAR_TARGET_MAX || target.includes(0)) {
           throw new NarUnencodableError(
-            `directory ${JSON.stringify(formatNarPath(path))}: ${problem ?? 'two entries have the same name'}`
+            `symlink ${JSON.stringify(formatNarPath(path))} has a target of ${target.length} bytes that a NAR cannot hold`
           )
         }
-        if (!room(MAX_RUN)) yield take()
+        put(TOKENS.symlink)
+        put(TOKENS.target)
+        putString(target)
+      } else {
+        put(TOKENS.regular)
+        if (st.executable) {
+          put(TOKENS.executable)
+          put(TOKENS.empty)
+        }
+        put(TOKENS.contents)
+        putU64(st.size)
+        if (st.size > 0) {
+          const opened = source.openFile(path)
+          const file = isPromise(opened) ? await opened : opened
+          try {
+            let left = st.size
+            while (left > 0) {
+              if (pos === out.length) {
+                signal?.throwIfAborted()
+                yield take()
+              }
+              const got = file.read(out, pos, Math.min(left, out.length - pos))
+              const n = isPromise(got) ? await got : got
+              if (n === 0) {
+                throw new FileChangedError(
+                  `file ${JSON.stringify(formatNarPath(path))} shrank from ${st.size} to ${st.size - left} bytes while being read`
+                )
+              }
+              pos += n
+              left -= n
+            }
+          } finally {
+            const closed = file.close()
+            if (isPromise(closed)) await closed
+          }
+        }
+        const pad = paddingOf(st.size)
+        if (!room(pad + 16)) yield take()
+        out.fill(0, pos, pos + pad)
+        pos += pad
+      }
+      put(TOKENS.close)
+      state = 'node-done'
+    } else if (state === 'node-done') {
+      if (frames.length === 0) break
+      if (!room(16)) yield take()
+      put(TOKENS.close) // the ")" of the entry holding the node
+      path.pop()
+      state = 'next-entry'
+    } else {
+      const frame = frames[frames.length - 1]!
+      if (!room(MAX_RUN)) yield take()
+      if (frame.next < frame.names.length) {
+        const name = frame.names[frame.next++]!
         put(TOKENS.entry)
         put(TOKENS.open)
         put(TOKENS.name)
         putString(name)
         put(TOKENS.node)
         path.push(name)
-        yield* node()
-        path.pop()
-        if (!room(16)) yield take()
-        put(TOKENS.close)
+        state = 'visit'
+      } else {
+        put(TOKENS.close) // the ")" of the directory node
+        frames.pop()
+        state = 'node-done'
       }
     }
-    if (!room(16)) yield take()
-    put(TOKENS.close)
   }
-
-  async function* contents(size: number): AsyncGenerator<Uint8Array> {
-    const file = await source.openFile(path)
-    try {
-      let left = size
-      while (left > 0) {
-        if (pos === out.length) {
-          signal?.throwIfAborted()
-          yield take()
-        }
-        const n = await file.read(out, pos, Math.min(left, out.length - pos))
-        if (n === 0) {
-          throw new FileChangedError(
-            `file ${JSON.stringify(formatNarPath(path))} shrank from ${size} to ${size - left} bytes while being read`
-          )
-        }
-        pos += n
-        left -= n
-      }
-    } finally {
-      await file.close()
-    }
-  }
-
-  put(TOKENS.magic)
-  yield* node()
   if (pos > 0) yield take()
+}
+
+function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
+  return typeof (value as { then?: unknown } | null)?.then === 'function'
+}
+
+/** Sort a directory's names in NAR order and check each can be written. */
+function checkNames(names: Uint8Array[], path: readonly Uint8Array[]): Uint8Array[] {
+  names.sort(compareNames)
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i]!
+    const problem = nameProblem(name) ?? (name.length > NAR_NAME_MAX ? 'a name is too long' : undefined)
+    if (problem !== undefined || (i > 0 && compareNames(names[i - 1]!, name) === 0)) {
+      throw new NarUnencodableError(
+        `directory ${JSON.stringify(formatNarPath(path))}: ${problem ?? 'two entries have the same name'}`
+      )
+    }
+  }
+  return names
 }
