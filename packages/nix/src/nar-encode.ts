@@ -53,11 +53,13 @@ export interface EncodeNarOptions {
   /** Size of the yielded chunks (the last one may be shorter). Default {@link NAR_CHUNK_SIZE}. */
   readonly chunkSize?: number
   /**
-   * Fill the same buffer again for every chunk: a yielded chunk is then valid only until the next one is asked
-   * for. Saves allocating (and the kernel zeroing) a fresh buffer per chunk, which is a large share of the cost
-   * of serialising from the page cache; for consumers that use each chunk at once (hashing, a blocking write).
+   * Fill `n` buffers in turn instead of a fresh one per chunk: a yielded chunk then stays valid only while it is
+   * among the `n` latest (it is overwritten once chunk k + n is asked for). Saves allocating, and the kernel
+   * zeroing, a buffer per chunk, a large share of the cost of serialising from the page cache. `1` suits
+   * consumers that use each chunk at once (hashing, a blocking write); `2` or more let a write of one chunk
+   * overlap the reading of the next. Default: no reuse, every chunk may be kept.
    */
-  readonly reuseChunks?: boolean
+  readonly reuseChunks?: number
   readonly signal?: AbortSignal
 }
 
@@ -75,14 +77,25 @@ export async function* encodeNar(source: NarSource, opts: EncodeNarOptions = {})
     throw new RangeError(`chunkSize must be an integer of at least ${MIN_CHUNK_SIZE}, got ${chunkSize}`)
   }
   const signal = opts.signal
-  const reuse = opts.reuseChunks === true
+  const ring: Buffer<ArrayBuffer>[] = []
+  const ringSize = opts.reuseChunks ?? 0
+  if (!Number.isSafeInteger(ringSize) || ringSize < 0) {
+    throw new RangeError(`reuseChunks must be a whole number, got ${ringSize}`)
+  }
+  let turn = 0
   let out = Buffer.allocUnsafe(chunkSize)
+  ring.push(out)
   let pos = 0
 
-  /** The filled part of the chunk, to yield; the next bytes go to a fresh chunk (or the same, when reusing). */
+  /** The filled part of the chunk, to yield; the next bytes go to a fresh buffer, or the next of the ring. */
   const take = (): Uint8Array => {
     const full = pos === out.length ? out : out.subarray(0, pos)
-    if (!reuse) out = Buffer.allocUnsafe(chunkSize)
+    if (ringSize === 0) out = Buffer.allocUnsafe(chunkSize)
+    else {
+      turn = (turn + 1) % ringSize
+      if (ring[turn] === undefined) ring[turn] = Buffer.allocUnsafe(chunkSize)
+      out = ring[turn]!
+    }
     pos = 0
     return full
   }

@@ -89,6 +89,21 @@ describe('NAR writer', () => {
     }
   })
 
+  it('with reuseChunks n, fills n buffers in turn and yields the same bytes', async () => {
+    const tree = dir({ big: file(new Uint8Array(200_000).map((_, i) => i & 0xff)), l: link('big') })
+    const whole = await encode(tree, 16384)
+    for (const n of [1, 2, 3]) {
+      const copies: Uint8Array[] = []
+      const buffers = new Set<ArrayBufferLike>()
+      for await (const c of encodeNar(memorySource(tree), { chunkSize: 16384, reuseChunks: n })) {
+        copies.push(Uint8Array.from(c))
+        buffers.add(c.buffer)
+      }
+      assert.equal(buffers.size, n)
+      assert.deepEqual(new Uint8Array(Buffer.concat(copies)), whole)
+    }
+  })
+
   it('refuses names and targets a NAR cannot hold, with NarUnencodableError', async () => {
     await assert.rejects(encode(dir([[b('a/b'), file('')]])), { name: 'NarUnencodableError' })
     await assert.rejects(encode(dir([[b('..'), file('')]])), { name: 'NarUnencodableError' })
@@ -397,6 +412,14 @@ describe('NAR restore and the file system', () => {
     assert.deepEqual(await readTree(join(root, 'out')), normalise(tree))
     assert.equal((await lstat(join(root, 'out/bin/run'))).mode & 0o111, 0o111)
     assert.deepEqual(await collect(dumpPath(join(root, 'out'))), nar)
+  })
+
+  it('reads the same tree with blocking and non-blocking calls', async () => {
+    const tree = dir({ a: file('x'.repeat(70_000), true), b: dir({ c: link('../a') }), e: file('') })
+    await writeTree(join(root, 't'), tree)
+    const nonBlocking = await collect(dumpPath(join(root, 't')))
+    assert.deepEqual(await collect(dumpPath(join(root, 't'), { blocking: true })), nonBlocking)
+    assert.deepEqual(nonBlocking, await encode(tree))
   })
 
   it('dumps names that are not UTF-8 exactly', async () => {

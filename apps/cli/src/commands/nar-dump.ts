@@ -18,8 +18,7 @@ nix-store --dump PATH. Symlinks are stored, never followed.`,
     // write is complete before the next chunk is made.
     const fd = blockingStdout(io.stdout)
     if (fd === undefined) await writeChunks(io.stdout, dumpPath(positionals[0]!, { blocking: true }))
-    else
-      await writeChunksToFd(fd, io.stdout, dumpPath(positionals[0]!, { blocking: true, reuseChunks: true }))
+    else await writeChunksToFd(fd, io.stdout, dumpPath(positionals[0]!, { blocking: true, reuseChunks: 1 }))
     return 0
   }
 }

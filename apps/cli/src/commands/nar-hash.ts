@@ -14,7 +14,7 @@ With --size, also prints the NAR's length in bytes (NarSize) on a second line.`,
     const { values, positionals } = parseFlags(args, { size: { type: 'boolean' } })
     if (positionals.length !== 1) throw new UsageError('expected exactly one PATH')
     // In-process hashing of a reused chunk buffer, filled with blocking reads: no pipe, no copy per chunk.
-    const { hash, size } = await hashNar(dumpPath(positionals[0]!, { blocking: true, reuseChunks: true }))
+    const { hash, size } = await hashNar(dumpPath(positionals[0]!, { blocking: true, reuseChunks: 1 }))
     await writeText(io.stdout, `${formatHash(hash)}\n${values.size ? `${size}\n` : ''}`)
     return 0
   }
