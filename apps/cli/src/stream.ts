@@ -1,5 +1,5 @@
 /** Writing a stream of chunks to stdout (or any writable) with backpressure. */
-import { writeSync } from 'node:fs'
+import { readSync, writeSync } from 'node:fs'
 
 /**
  * Write every chunk of `chunks` to `out`, waiting for `drain` whenever the stream's buffer is full, and resolve
@@ -74,5 +74,43 @@ export async function writeChunksToFd(
         out.write(Buffer.from(chunk.subarray(done)), (e) => (e ? reject(e) : resolve()))
       })
     }
+  }
+}
+
+const READ_SIZE = 1024 * 1024
+
+/**
+ * The bytes of `input` as chunks. For this process's stdin, read with blocking 1 MiB `read(2)` calls: several
+ * times fewer and cheaper steps than the 64 KiB chunks of the stdin stream. Each chunk is a fresh buffer that
+ * may be kept, unless `reuse` is set: then one buffer is refilled and a chunk is valid only until the next is
+ * asked for. Only for commands that read one input and do nothing else meanwhile.
+ */
+export async function* readChunks(
+  input: NodeJS.ReadableStream,
+  { reuse = false }: { reuse?: boolean } = {}
+): AsyncGenerator<Uint8Array> {
+  if (input !== process.stdin) {
+    yield* input as AsyncIterable<Uint8Array>
+    return
+  }
+  const handle = (input as { _handle?: { setBlocking?: (blocking: boolean) => unknown } })._handle
+  if (typeof handle?.setBlocking === 'function') handle.setBlocking(true)
+  const fd = process.stdin.fd
+  let buf = Buffer.allocUnsafe(READ_SIZE)
+  for (;;) {
+    if (!reuse) buf = Buffer.allocUnsafe(READ_SIZE)
+    let n: number
+    try {
+      n = readSync(fd, buf, 0, READ_SIZE, null)
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code
+      if (code === 'EOF') return
+      if (code !== 'EAGAIN') throw err
+      // Still non-blocking after all: the stream reads on from where the blocking reads stopped.
+      yield* input as AsyncIterable<Uint8Array>
+      return
+    }
+    if (n === 0) return
+    yield buf.subarray(0, n)
   }
 }

@@ -182,8 +182,11 @@ const T = {
   target: TOKEN_BYTES('target')
 }
 
+/** Byte equality of two short strings (a loop beats a native call at token sizes). */
 function same(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && Buffer.compare(a, b) === 0
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
 }
 
 function show(token: Uint8Array | number): string {

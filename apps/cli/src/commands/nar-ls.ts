@@ -1,7 +1,7 @@
 import { decodeNar, formatNarListing } from '@narthex/nix'
 import { type Command, parseFlags } from '../command.js'
 import { UsageError } from '../errors.js'
-import { writeChunks } from '../stream.js'
+import { readChunks, writeChunks } from '../stream.js'
 
 export const command: Command = {
   name: 'nar ls',
@@ -15,7 +15,7 @@ byte offset of a file's contents in the NAR) per entry. The whole NAR is checked
   async run(args, io) {
     const { values, positionals } = parseFlags(args, { json: { type: 'boolean' } })
     if (positionals.length !== 0) throw new UsageError('nar ls reads the NAR from stdin and takes no PATH')
-    const entries = decodeNar(io.stdin as AsyncIterable<Uint8Array>)
+    const entries = decodeNar(readChunks(io.stdin, { reuse: true })) // contents are skipped, never kept
     await writeChunks(io.stdout, formatNarListing(entries, values.json ? 'json' : 'long'))
     return 0
   }

@@ -1,6 +1,7 @@
 import { restoreNar } from '@narthex/nix'
 import { type Command, parseFlags } from '../command.js'
 import { UsageError } from '../errors.js'
+import { readChunks } from '../stream.js'
 
 export const command: Command = {
   name: 'nar restore',
@@ -20,11 +21,7 @@ offset and the reason.
     if (maxDepth !== undefined && !(Number.isSafeInteger(maxDepth) && maxDepth >= 0)) {
       throw new UsageError('--max-depth takes a whole number')
     }
-    await restoreNar(
-      io.stdin as AsyncIterable<Uint8Array>,
-      positionals[0]!,
-      maxDepth === undefined ? {} : { maxDepth }
-    )
+    await restoreNar(readChunks(io.stdin), positionals[0]!, maxDepth === undefined ? {} : { maxDepth })
     return 0
   }
 }
