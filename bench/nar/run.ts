@@ -110,7 +110,9 @@ try {
     'nix-store --dump': `nix-store --dump ${q(tree)} | cat > /dev/null`,
     'narthex nar dump': `node ${q(NARTHEX)} nar dump ${q(tree)} | cat > /dev/null`,
     'nix-store --dump | sha256sum': `nix-store --dump ${q(tree)} | sha256sum > /dev/null`,
-    'narthex nar hash': `node ${q(NARTHEX)} nar hash ${q(tree)} > /dev/null`
+    'narthex nar hash': `node ${q(NARTHEX)} nar hash ${q(tree)} > /dev/null`,
+    // The floor under every narthex row: starting Node and loading the CLI, no work.
+    'narthex --version': `node ${q(NARTHEX)} --version > /dev/null`
   }
   // Warm the page cache and check the outputs agree before timing anything.
   await time(`nix-store --dump ${q(tree)} | sha256sum > ${q(join(dir, 'nix.sha256'))}`)
@@ -125,7 +127,8 @@ try {
   const mib = made.bytes / 1024 / 1024
   const row = (name: string) => {
     const t = median(times[name]!)
-    return `| ${name.padEnd(28)} | ${t.toFixed(3).padStart(8)} | ${(mib / t).toFixed(0).padStart(6)} |`
+    const rate = name === 'narthex --version' ? '-' : (mib / t).toFixed(0)
+    return `| ${name.padEnd(28)} | ${t.toFixed(3).padStart(8)} | ${rate.padStart(6)} |`
   }
   const ratio = (ours: string, theirs: string) => (median(times[theirs]!) / median(times[ours]!)).toFixed(2)
   console.log(`tree: ${mib.toFixed(0)} MiB in ${made.files} files; ${ROUNDS} interleaved rounds, medians\n`)
@@ -135,6 +138,13 @@ try {
   console.log(
     `\nthroughput ratio (narthex / nix, > 1 is faster): dump ${ratio('narthex nar dump', 'nix-store --dump')}, ` +
       `hash ${ratio('narthex nar hash', 'nix-store --dump | sha256sum')}`
+  )
+  const startup = median(times['narthex --version']!)
+  const net = (ours: string, theirs: string) =>
+    (median(times[theirs]!) / Math.max(1e-3, median(times[ours]!) - startup)).toFixed(2)
+  console.log(
+    `without Node's start-up (${startup.toFixed(3)} s): dump ${net('narthex nar dump', 'nix-store --dump')}, ` +
+      `hash ${net('narthex nar hash', 'nix-store --dump | sha256sum')}`
   )
 } finally {
   if (!values.keep) await rm(dir, { recursive: true, force: true })
