@@ -27,6 +27,14 @@ export const COMMANDS: Readonly<Record<string, Entry>> = {
   'nar restore': {
     summary: 'restore a NAR from stdin to a path',
     load: () => import('./commands/nar-restore.js')
+  },
+  'narinfo sign': {
+    summary: 'add a signature to a narinfo (stdin to stdout)',
+    load: () => import('./commands/narinfo-sign.js')
+  },
+  'narinfo verify': {
+    summary: 'check that a narinfo (stdin) is signed by a trusted key',
+    load: () => import('./commands/narinfo-verify.js')
   }
 }
 

@@ -28,3 +28,12 @@ export const NAR_DEFAULT_MAX_DEPTH = 64
  * and to bound memory per stream.
  */
 export const NAR_CHUNK_SIZE = 1024 * 1024
+
+/** The compression a narinfo without a `Compression:` line means (Nix `nar-info.cc`: `compression = "bzip2"`). */
+export const NARINFO_DEFAULT_COMPRESSION = 'bzip2'
+
+/**
+ * Largest NarSize/FileSize narthex reads: 2^53 - 1 bytes (8 PiB), the largest integer a JS number holds exactly.
+ * Nix stores sizes as uint64, but no real NAR comes near this, and a number (not bigint) keeps every caller simple.
+ */
+export const NARINFO_MAX_SIZE = Number.MAX_SAFE_INTEGER
