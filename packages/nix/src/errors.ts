@@ -135,6 +135,11 @@ export class RestoreTargetExistsError extends NixFormatError {
   override name = 'RestoreTargetExistsError'
 }
 
+/** A restored path would be longer than the file system allows (ENAMETOOLONG): the NAR nests too many long names. */
+export class RestorePathTooLongError extends NixFormatError {
+  override name = 'RestorePathTooLongError'
+}
+
 /** A NAR entry's contents were read after the reader had moved past that entry. */
 export class NarEntryConsumedError extends NixFormatError {
   override name = 'NarEntryConsumedError'

@@ -312,6 +312,7 @@ export async function* decodeNar(
             while (left > 0) {
               if (reading !== 'reading')
                 throw new NarEntryConsumedError('the NAR reader moved past this entry')
+              signal?.throwIfAborted()
               const bytes = await input.readSome(left)
               left -= bytes.length
               yield bytes

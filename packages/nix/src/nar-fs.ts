@@ -9,10 +9,10 @@ import { constants, type Stats } from 'node:fs'
 import { resolve } from 'node:path'
 import { promisify } from 'node:util'
 import { NAR_CHUNK_SIZE } from './constants.js'
-import { RestoreTargetExistsError, UnsupportedFileTypeError } from './errors.js'
+import { RestorePathTooLongError, RestoreTargetExistsError, UnsupportedFileTypeError } from './errors.js'
 import { type DecodeNarOptions, decodeNar } from './nar-decode.js'
 import { type EncodeNarOptions, encodeNar, type NarSource, type NarSourceFile } from './nar-encode.js'
-import type { NarNodeStat } from './nar-format.js'
+import { formatNarPath, type NarNodeStat } from './nar-format.js'
 
 // The callback API, promisified: measurably cheaper per call than fs/promises' FileHandle objects.
 const lstat = promisify(fs.lstat)
@@ -172,8 +172,14 @@ export async function restoreNar(
           }
         }
       } catch (err) {
-        if (isRoot && (err as NodeJS.ErrnoException).code === 'EEXIST') {
+        const code = (err as NodeJS.ErrnoException).code
+        if (isRoot && code === 'EEXIST') {
           throw new RestoreTargetExistsError(`${base.toString()} already exists; restore needs a new path`)
+        }
+        if (code === 'ENAMETOOLONG') {
+          throw new RestorePathTooLongError(
+            `cannot restore ${JSON.stringify(formatNarPath(entry.path))} under ${base.toString()}: the path is too long`
+          )
         }
         throw err
       }

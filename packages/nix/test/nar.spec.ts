@@ -437,6 +437,16 @@ describe('NAR restore and the file system', () => {
     assert.deepEqual(await readdir(join(root, 'out')), [])
   })
 
+  it('turns a path too long for the file system into RestorePathTooLongError, leaving nothing', async () => {
+    let node: string[] = regularNode('')
+    for (let i = 0; i < 20; i++)
+      node = ['(', 'type', 'directory', ...(entry('n'.repeat(250), node) as string[]), ')']
+    await assert.rejects(restoreNar(chunked(build('nix-archive-1', ...node)), join(root, 'out')), {
+      name: 'RestorePathTooLongError'
+    })
+    assert.deepEqual(await readdir(root), [])
+  })
+
   it('removes a partly restored tree when the NAR turns out invalid', async () => {
     const nar = build(
       'nix-archive-1',
