@@ -1,6 +1,7 @@
 import { dumpPath } from '@narthex/nix'
 import { type Command, parseFlags } from '../command.js'
 import { UsageError } from '../errors.js'
+import { preferQuickStart } from '../one-shot.js'
 import { blockingStdout, writeChunks, writeChunksToFd } from '../stream.js'
 
 export const command: Command = {
@@ -11,6 +12,7 @@ export const command: Command = {
 Writes the NAR serialisation of the file, directory or symlink at PATH to stdout: the same bytes as
 nix-store --dump PATH. Symlinks are stored, never followed.`,
   async run(args, io) {
+    preferQuickStart()
     const { positionals } = parseFlags(args, {})
     if (positionals.length !== 1) throw new UsageError('expected exactly one PATH')
     // Blocking file reads and writes: this command has nothing else to do meanwhile, and they are several times

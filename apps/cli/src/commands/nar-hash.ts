@@ -1,6 +1,7 @@
 import { dumpPath, formatHash, hashNar } from '@narthex/nix'
 import { type Command, parseFlags, writeText } from '../command.js'
 import { UsageError } from '../errors.js'
+import { preferQuickStart } from '../one-shot.js'
 
 export const command: Command = {
   name: 'nar hash',
@@ -11,6 +12,7 @@ Prints the sha256 of the NAR serialisation of PATH as sha256:<nix32>: the NarHas
 nix-hash --type sha256 --base32 of "nix-store --dump PATH" prints (with the sha256: prefix).
 With --size, also prints the NAR's length in bytes (NarSize) on a second line.`,
   async run(args, io) {
+    preferQuickStart()
     const { values, positionals } = parseFlags(args, { size: { type: 'boolean' } })
     if (positionals.length !== 1) throw new UsageError('expected exactly one PATH')
     // In-process hashing of a reused chunk buffer, filled with blocking reads: no pipe, no copy per chunk.

@@ -1,6 +1,7 @@
 import { decodeNar, formatNarListing } from '@narthex/nix'
 import { type Command, parseFlags } from '../command.js'
 import { UsageError } from '../errors.js'
+import { preferQuickStart } from '../one-shot.js'
 import { readChunks, writeChunks } from '../stream.js'
 
 export const command: Command = {
@@ -13,6 +14,7 @@ type and mode, size, ./path, and " -> target" for symlinks. With --json, prints 
 nix nar ls --json -R file.nar / prints: one nested object with type, size, executable and narOffset (the
 byte offset of a file's contents in the NAR) per entry. The whole NAR is checked as it is read.`,
   async run(args, io) {
+    preferQuickStart()
     const { values, positionals } = parseFlags(args, { json: { type: 'boolean' } })
     if (positionals.length !== 0) throw new UsageError('nar ls reads the NAR from stdin and takes no PATH')
     const entries = decodeNar(readChunks(io.stdin, { reuse: true })) // contents are skipped, never kept

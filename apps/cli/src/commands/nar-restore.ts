@@ -1,6 +1,7 @@
 import { restoreNar } from '@narthex/nix'
 import { type Command, parseFlags } from '../command.js'
 import { UsageError } from '../errors.js'
+import { preferQuickStart } from '../one-shot.js'
 import { readChunks } from '../stream.js'
 
 export const command: Command = {
@@ -15,6 +16,7 @@ offset and the reason.
 
   --max-depth N   deepest directory nesting accepted (default 64)`,
   async run(args, io) {
+    preferQuickStart()
     const { values, positionals } = parseFlags(args, { 'max-depth': { type: 'string' } })
     if (positionals.length !== 1) throw new UsageError('expected exactly one PATH to restore to')
     const maxDepth = values['max-depth'] === undefined ? undefined : Number(values['max-depth'])
