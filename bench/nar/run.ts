@@ -11,7 +11,7 @@
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
-import { mkdir, mkdtemp, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -70,19 +70,39 @@ async function countTree(root: string): Promise<{ files: number; bytes: number }
   return { files, bytes }
 }
 
-/** Wall-clock seconds of `sh -c script`; throws on a non-zero exit. */
-function time(script: string): Promise<number> {
+/** GNU time, to also measure CPU time (user + system of the whole pipeline); absent, only wall time is kept. */
+const GNU_TIME = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined
+
+interface Timing {
+  /** Wall-clock seconds. */
+  readonly wall: number
+  /** CPU seconds (user + system) of every process of the pipeline, or NaN without GNU time. */
+  readonly cpu: number
+}
+
+/** Time `sh -c script`; throws on a non-zero exit. */
+function time(script: string): Promise<Timing> {
+  const cpuFile = join(tmpdir(), `narthex-bench-cpu-${process.pid}`)
+  const [cmd, args] = GNU_TIME
+    ? [GNU_TIME, ['-f', '%U %S', '-o', cpuFile, 'sh', '-c', script]]
+    : ['sh', ['-c', script]]
   return new Promise((resolvePromise, reject) => {
     const start = process.hrtime.bigint()
-    const child = spawn('sh', ['-c', script], { stdio: ['ignore', 'ignore', 'pipe'] })
+    const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] })
     let err = ''
     child.stderr.on('data', (d) => {
       err += d
     })
     child.on('error', reject)
-    child.on('close', (code) => {
-      if (code !== 0) reject(new Error(`${script} exited ${code}: ${err}`))
-      else resolvePromise(Number(process.hrtime.bigint() - start) / 1e9)
+    child.on('close', async (code) => {
+      const wall = Number(process.hrtime.bigint() - start) / 1e9
+      if (code !== 0) return reject(new Error(`${script} exited ${code}: ${err}`))
+      let cpu = Number.NaN
+      if (GNU_TIME) {
+        const [user, sys] = (await readFile(cpuFile, 'utf8')).trim().split(/\s+/).slice(-2).map(Number)
+        cpu = user! + sys!
+      }
+      resolvePromise({ wall, cpu })
     })
   })
 }
@@ -119,33 +139,35 @@ try {
   await time(`node ${q(NARTHEX)} nar dump ${q(tree)} | sha256sum > ${q(join(dir, 'narthex.sha256'))}`)
   await time(`cmp ${q(join(dir, 'nix.sha256'))} ${q(join(dir, 'narthex.sha256'))}`)
 
-  const times: Record<string, number[]> = Object.fromEntries(Object.keys(contenders).map((k) => [k, []]))
+  const times: Record<string, Timing[]> = Object.fromEntries(Object.keys(contenders).map((k) => [k, []]))
   for (let r = 0; r < ROUNDS; r++) {
     for (const name of shuffle(Object.keys(contenders))) times[name]!.push(await time(contenders[name]!))
     process.stderr.write(`round ${r + 1}/${ROUNDS} done\n`)
   }
   const mib = made.bytes / 1024 / 1024
+  const wall = (name: string) => median(times[name]!.map((t) => t.wall))
+  const cpu = (name: string) => median(times[name]!.map((t) => t.cpu))
   const row = (name: string) => {
-    const t = median(times[name]!)
-    const rate = name === 'narthex --version' ? '-' : (mib / t).toFixed(0)
-    return `| ${name.padEnd(28)} | ${t.toFixed(3).padStart(8)} | ${rate.padStart(6)} |`
+    const rate = name === 'narthex --version' ? '-' : (mib / wall(name)).toFixed(0)
+    return `| ${name.padEnd(28)} | ${wall(name).toFixed(3).padStart(6)} | ${rate.padStart(5)} | ${cpu(name).toFixed(3).padStart(5)} |`
   }
-  const ratio = (ours: string, theirs: string) => (median(times[theirs]!) / median(times[ours]!)).toFixed(2)
+  const ratio = (of: (n: string) => number, ours: string, theirs: string) =>
+    (of(theirs) / of(ours)).toFixed(2)
+  const DUMP = ['narthex nar dump', 'nix-store --dump'] as const
+  const HASH = ['narthex nar hash', 'nix-store --dump | sha256sum'] as const
   console.log(`tree: ${mib.toFixed(0)} MiB in ${made.files} files; ${ROUNDS} interleaved rounds, medians\n`)
-  console.log('| command                      | median s |  MiB/s |')
-  console.log('| ---------------------------- | -------- | ------ |')
+  console.log('| command                      | wall s | MiB/s | CPU s |')
+  console.log('| ---------------------------- | ------ | ----- | ----- |')
   for (const name of Object.keys(contenders)) console.log(row(name))
   console.log(
-    `\nthroughput ratio (narthex / nix, > 1 is faster): dump ${ratio('narthex nar dump', 'nix-store --dump')}, ` +
-      `hash ${ratio('narthex nar hash', 'nix-store --dump | sha256sum')}`
+    `\nthroughput ratio, narthex / nix (> 1: narthex is faster): dump ${ratio(wall, ...DUMP)}, hash ${ratio(wall, ...HASH)}`
   )
-  const startup = median(times['narthex --version']!)
-  const net = (ours: string, theirs: string) =>
-    (median(times[theirs]!) / Math.max(1e-3, median(times[ours]!) - startup)).toFixed(2)
+  const startup = wall('narthex --version')
+  const net = (n: string) => (n.startsWith('narthex') ? Math.max(1e-3, wall(n) - startup) : wall(n))
   console.log(
-    `without Node's start-up (${startup.toFixed(3)} s): dump ${net('narthex nar dump', 'nix-store --dump')}, ` +
-      `hash ${net('narthex nar hash', 'nix-store --dump | sha256sum')}`
+    `same without Node's start-up (${startup.toFixed(3)} s): dump ${ratio(net, ...DUMP)}, hash ${ratio(net, ...HASH)}`
   )
+  console.log(`CPU-time ratio, whole pipelines: dump ${ratio(cpu, ...DUMP)}, hash ${ratio(cpu, ...HASH)}`)
 } finally {
   if (!values.keep) await rm(dir, { recursive: true, force: true })
 }
