@@ -155,22 +155,30 @@ describe('NAR against the real nix', function () {
   })
 
   it('narthex nar ls prints what nix nar ls -lR and --json -R print', async () => {
-    const tree = join(tmp.path, 'tree')
-    await writeTree(tree, kitchenSink())
-    const narFile = join(tmp.path, 'tree.nar')
-    await writeFile(narFile, (await runOk('nix-store', ['--dump', tree], { env })).stdout)
-    const nar = await readFile(narFile)
-    for (const [ours, theirs] of [
-      [[], ['-lR']],
-      [['--json'], ['--json', '-R']]
-    ] as const) {
-      const mine = await narthex(['nar', 'ls', ...ours], { input: nar })
-      assert.equal(mine.code, 0, mine.stderr)
-      const nix = await runOk('nix', ['nar', 'ls', ...theirs, narFile, '/'], { env })
-      assert.ok(
-        Buffer.compare(mine.stdout, nix.stdout) === 0,
-        `narthex nar ls ${ours.join(' ')} differs from nix`
-      )
+    // A whole tree, and NARs whose root is a file, an executable or a symlink (printed with an empty path).
+    const roots: Array<[string, Tree]> = [
+      ['tree', kitchenSink()],
+      ['file', file('hi\n')],
+      ['exec', file('#!/bin/sh\n', true)],
+      ['link', link('../somewhere')]
+    ]
+    for (const [name, t] of roots) {
+      await writeTree(join(tmp.path, name), t)
+      const narFile = join(tmp.path, `${name}.nar`)
+      await writeFile(narFile, (await runOk('nix-store', ['--dump', join(tmp.path, name)], { env })).stdout)
+      const nar = await readFile(narFile)
+      for (const [ours, theirs] of [
+        [[], ['-lR']],
+        [['--json'], ['--json', '-R']]
+      ] as const) {
+        const mine = await narthex(['nar', 'ls', ...ours], { input: nar })
+        assert.equal(mine.code, 0, mine.stderr)
+        const nix = await runOk('nix', ['nar', 'ls', ...theirs, narFile, '/'], { env })
+        assert.ok(
+          Buffer.compare(mine.stdout, nix.stdout) === 0,
+          `narthex nar ls ${ours.join(' ')} of ${name} differs from nix:\n${mine.stdout}\n${nix.stdout}`
+        )
+      }
     }
   })
 

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import fc from 'fast-check'
 import {
+  createFsNarSource,
   decodeNar,
   dumpPath,
   encodeNar,
@@ -14,6 +15,7 @@ import {
   type NarEntry,
   restoreNar
 } from '../src/index.js'
+import { narSourceCompliance } from './nar-source-compliance.js'
 import {
   b,
   build,
@@ -515,3 +517,23 @@ describe('NAR restore and the file system', () => {
     )
   })
 })
+
+narSourceCompliance('in-memory tree (test helper)', {
+  setup: async (tree) => memorySource(tree),
+  teardown: async () => {}
+})
+
+for (const blocking of [false, true]) {
+  let root = ''
+  narSourceCompliance(`file system (${blocking ? 'blocking' : 'non-blocking'})`, {
+    async setup(tree) {
+      root = await makeTemp()
+      await writeTree(join(root, 't'), tree)
+      return createFsNarSource(join(root, 't'), { blocking })
+    },
+    async teardown() {
+      const { rm } = await import('node:fs/promises')
+      await rm(root, { recursive: true, force: true })
+    }
+  })
+}
