@@ -9,7 +9,8 @@ export const command: Command = {
   usage: `Usage: narthex nar hash PATH [--size]
 
 Prints the sha256 of the NAR serialisation of PATH as sha256:<nix32>: the NarHash a narinfo states, and what
-nix-hash --type sha256 --base32 of "nix-store --dump PATH" prints (with the sha256: prefix).
+nix-hash --type sha256 --base32 PATH prints (with the sha256: prefix). The NAR is hashed as it is made, in
+this process; nothing goes through a pipe.
 With --size, also prints the NAR's length in bytes (NarSize) on a second line.`,
   async run(args, io) {
     preferQuickStart()
