@@ -19,6 +19,16 @@ export const COMMANDS: Readonly<Record<string, Entry>> = {
   },
   fetch: { summary: 'download one NAR from the swarm to stdout', load: () => import('./commands/fetch.js') },
   keygen: { summary: 'generate a Nix signing key pair', load: () => import('./commands/keygen.js') },
+  'nar dump': {
+    summary: 'serialise a path as a NAR to stdout',
+    load: () => import('./commands/nar-dump.js')
+  },
+  'nar hash': { summary: 'print the NAR hash of a path', load: () => import('./commands/nar-hash.js') },
+  'nar ls': { summary: 'list the entries of a NAR from stdin', load: () => import('./commands/nar-ls.js') },
+  'nar restore': {
+    summary: 'restore a NAR from stdin to a path',
+    load: () => import('./commands/nar-restore.js')
+  },
   'narinfo sign': {
     summary: 'add a signature to a narinfo (stdin to stdout)',
     load: () => import('./commands/narinfo-sign.js')
@@ -26,6 +36,20 @@ export const COMMANDS: Readonly<Record<string, Entry>> = {
   'narinfo verify': {
     summary: 'check that a narinfo (stdin) is signed by a trusted key',
     load: () => import('./commands/narinfo-verify.js')
+  },
+  'store cat': { summary: 'write a stored NAR to stdout', load: () => import('./commands/store-cat.js') },
+  'store gc': {
+    summary: 'evict least recently used NARs to fit a size; remove leftovers',
+    load: () => import('./commands/store-gc.js')
+  },
+  'store import': {
+    summary: 'import store paths from the local Nix store or a binary cache',
+    load: () => import('./commands/store-import.js')
+  },
+  'store ls': { summary: 'list the NARs in the store', load: () => import('./commands/store-ls.js') },
+  'store verify': {
+    summary: 're-hash every stored chunk; quarantine and report what is corrupt',
+    load: () => import('./commands/store-verify.js')
   }
 }
 
