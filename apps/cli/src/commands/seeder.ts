@@ -87,8 +87,9 @@ Mirror and repair:
       throw err
     }
     const say = (line: string) => io.stderr.write(`narthex seeder: ${line}\n`)
-    const seeder = createSeeder({ ...init, onEvent: (e) => say(describe(e)) })
+    let seeder: ReturnType<typeof createSeeder>
     try {
+      seeder = createSeeder({ ...init, onEvent: (e) => say(describe(e)) })
       await seeder.start()
     } catch (err) {
       if (err instanceof InvalidSeederConfigError) throw new UsageError(err.message)
