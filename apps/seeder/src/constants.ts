@@ -17,7 +17,8 @@ export const DEFAULT_QUOTA_BYTES: number | undefined = undefined
 
 /**
  * Upload rate cap when none is given: none (0 = unlimited). A volunteer on a home link sets one, e.g. `2M`; the cap
- * is a token bucket over chunk bytes handed to the wire, shared by every peer.
+ * is a token bucket over chunk bytes handed to the wire, shared by every peer, with one second of burst (a
+ * chunk is never split; a taker overdraws and waits the debt off at the rate).
  */
 export const DEFAULT_UPLOAD_BYTES_PER_SECOND = 0
 
@@ -27,12 +28,6 @@ export const DEFAULT_UPLOAD_BYTES_PER_SECOND = 0
  * A peer beyond the cap gets ERROR BUSY and goes to another seeder.
  */
 export const DEFAULT_MAX_PEERS = 64
-
-/**
- * Burst of the upload token bucket: one GET_CHUNKS reply's worth of sends (SEND_COALESCE_BYTES, 1 MiB) plus the
- * largest chunk, so a chunk is never split across refills and a cap below one chunk per second still makes progress.
- */
-export const UPLOAD_BURST_BYTES = 2 * MiB
 
 /** The control socket's file name inside the data directory (a unix socket, mode 0600: the data dir's owner only). */
 export const CONTROL_SOCKET = 'seeder.sock'
