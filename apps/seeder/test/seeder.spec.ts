@@ -347,6 +347,53 @@ describe('seeder (in-process, loopback)', function () {
     assert.equal(again.peerId, id)
   })
 
+  it('answers hostile control requests with 4xx and keeps working', async () => {
+    const seeder = await startSeeder('s', { serveUnverified: true })
+    const socketPath = seeder.controlSocket!
+    const { request } = await import('node:http')
+    const call = (method: string, path: string, body?: string | Buffer) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = request({ socketPath, method, path }, (res) => {
+          let text = ''
+          res.setEncoding('utf8').on('data', (d: string) => {
+            text += d
+          })
+          res.on('end', () => resolve({ status: res.statusCode!, body: text }))
+        })
+        req.on('error', reject)
+        req.end(body)
+      })
+    assert.equal((await call('GET', '/nope')).status, 404)
+    assert.equal((await call('DELETE', '/v1/status')).status, 405)
+    const notJson = await call('POST', '/v1/import', '{not json')
+    assert.equal(notJson.status, 400)
+    assert.equal(JSON.parse(notJson.body).error.name, 'InvalidImportSourceError')
+    const badSource = await call('POST', '/v1/import', JSON.stringify({ sources: ['../etc/passwd'] }))
+    assert.equal(badSource.status, 400)
+    const unknownKey = await call(
+      'POST',
+      '/v1/import',
+      JSON.stringify({ sources: ['/nix/store/x'], force: true })
+    )
+    assert.equal(unknownKey.status, 400)
+    const huge = await call('POST', '/v1/import', Buffer.alloc(2 * 1024 * 1024, 0x20)).catch(() => ({
+      status: 413,
+      body: ''
+    }))
+    assert.equal(huge.status, 413)
+    // A failing import reports its error by name, and the seeder goes on.
+    const missing = await call(
+      'POST',
+      '/v1/import',
+      JSON.stringify({ sources: ['file:///nonexistent-cache-dir'] })
+    )
+    assert.equal(missing.status, 200)
+    const last = JSON.parse(missing.body.trim().split('\n').at(-1)!)
+    assert.equal(last.ok, false)
+    assert.equal(last.error.name, 'CacheUnreachableError')
+    assert.equal(((await requestStatus(join(dir.path, 's'))) as { nars: { stored: number } }).nars.stored, 0)
+  })
+
   /** A real HTTP server answering the orchestrator routes the seeder uses, from the maps given. */
   async function orchestrator(data: {
     narinfos: Map<string, string>
