@@ -76,6 +76,7 @@ describe('narthex seeder (real processes on loopback)', function () {
   let narA: Buffer
   let pathB: string
   let narB: Buffer
+  let pathBig: string
 
   const narHashOf = (nar: Buffer) => formatSha256(createHash('sha256').update(nar).digest())
   const seederArgs = (data: string) => [
@@ -93,13 +94,15 @@ describe('narthex seeder (real processes on loopback)', function () {
     dir = await tempDir('narthex-seeder-e2e-')
     env = nixEnv(join(dir.path, 'xdg'))
     // Two real outputs: ~1 MiB of noise (about 16 chunks) and a small text file.
-    const [a, b] = await nixBuild(
+    const [a, b, big] = await nixBuild(
       dir.path,
       `let mk = name: cmd: derivation { inherit name; builder = "/bin/sh"; args = ["-c" cmd];
          PATH = "/usr/bin:/bin"; system = builtins.currentSystem; stamp = "${Date.now()}"; };
-       in [ (mk "seeder-noise" "head -c 1100000 /dev/urandom > $out") (mk "seeder-text" "echo hello seeder > $out") ]`,
+       in [ (mk "seeder-noise" "head -c 1100000 /dev/urandom > $out") (mk "seeder-text" "echo hello seeder > $out")
+            (mk "seeder-big" "head -c 40000000 /dev/urandom > $out") ]`,
       env
     )
+    pathBig = big!
     pathA = a!
     pathB = b!
     narA = (await runOk('nix-store', ['--dump', pathA])).stdout
@@ -266,6 +269,39 @@ describe('narthex seeder (real processes on loopback)', function () {
     const r = await fetchNar(narHashOf(narB))
     assert.equal(r.code, 0, r.stderr)
     assert.ok(r.stdout.equals(narB))
+  })
+
+  it('kill -9 mid-import: the restart replaces the stale socket and publishes only complete NARs', async () => {
+    const data = join(dir.path, 'k')
+    const k = await startSeeder(seederArgs(data))
+    procs.push(k)
+    const adding = narthex(['seed', 'add', '--data', data, pathBig], { env })
+    await waitFor(
+      'import under way',
+      async () => {
+        const shards = await readdir(join(data, 'chunks')).catch(() => [] as string[])
+        let n = 0
+        for (const s of shards) n += (await readdir(join(data, 'chunks', s))).length
+        return n >= 20
+      },
+      30_000
+    )
+    k.child.kill('SIGKILL')
+    await k.exited
+    procs.splice(procs.indexOf(k), 1)
+    assert.notEqual((await adding).code, 0, 'the import was cut')
+    assert.equal(existsSync(join(data, 'seeder.sock')), true, 'a stale socket is left behind')
+
+    const again = await startSeeder(seederArgs(data))
+    procs.push(again)
+    assert.equal(again.peerId, k.peerId)
+    const st = await status(data)
+    assert.equal(st.nars.stored, 0, 'nothing half-imported is indexed')
+    const add = await narthex(['seed', 'add', '--data', data, pathBig], { env })
+    assert.equal(add.code, 0, add.stderr)
+    const after = await status(data)
+    assert.equal(after.nars.stored, 1)
+    assert.equal(after.nars.published, 1)
   })
 
   it('rejects a config file with an unknown key, and starts without a policy only when told to', async () => {
