@@ -354,6 +354,30 @@ describe('seeder (in-process, loopback)', function () {
     assert.equal(again.peerId, id)
   })
 
+  it('keeps to its disk quota: an evicted NAR is unpublished and withdrawn', async () => {
+    const [first, second] = (await makeCache(join(dir.path, 'cache'), [
+      { name: 'first-pkg', size: 120 * KiB, seed: 11 },
+      { name: 'second-pkg', size: 120 * KiB, seed: 12 }
+    ])) as [CacheEntry, CacheEntry]
+    const seeder = await startSeeder('s', { serveUnverified: true, quotaBytes: 200 * KiB })
+    const url = pathToFileURL(join(dir.path, 'cache')).toString()
+    await seeder.importSources({ sources: [`${url}/${first.hashPart}.narinfo`] })
+    await seeder.importSources({ sources: [`${url}/${second.hashPart}.narinfo`] })
+    await waitFor(
+      'first evicted and withdrawn',
+      async () => (await seeder.status()).announcements.withdrawn === 1
+    )
+    const st = await seeder.status()
+    assert.equal(st.nars.stored, 1)
+    assert.equal(st.nars.published, 1)
+    assert.ok(st.disk.storedBytes <= 200 * KiB)
+    const client = await connectedClient(seeder)
+    assert.ok((await downloadFromConnected(client, join(dir.path, 'c'), second.narHash)).equals(second.nar))
+    await assert.rejects(downloadFromConnected(client, join(dir.path, 'c2'), first.narHash, 5000), {
+      name: 'NoProvidersError'
+    })
+  })
+
   it('answers hostile control requests with 4xx and keeps working', async () => {
     const seeder = await startSeeder('s', { serveUnverified: true })
     const socketPath = seeder.controlSocket!
