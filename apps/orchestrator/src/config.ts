@@ -19,12 +19,7 @@
  */
 import { isAbsolute, resolve } from 'node:path'
 import { type AfterAgreement, DEFAULT_AFTER_AGREEMENT, DEFAULT_QUORUM } from '@narthex/consensus'
-import {
-  DEFAULT_CACHE_PRIORITY,
-  DEFAULT_HOST,
-  DEFAULT_P2P_LISTEN,
-  DEFAULT_PORT
-} from './constants.js'
+import { DEFAULT_CACHE_PRIORITY, DEFAULT_HOST, DEFAULT_P2P_LISTEN, DEFAULT_PORT } from './constants.js'
 import { InvalidConfigError } from './errors.js'
 
 export interface TrustConfig {
@@ -58,7 +53,16 @@ export interface OrchestratorConfig {
 /** What flags or a file may set; missing values take defaults in `resolveConfig`. */
 export type ConfigInput = { -readonly [K in keyof OrchestratorConfig]?: OrchestratorConfig[K] }
 
-const FILE_KEYS = new Set(['data', 'listen', 'key', 'trust', 'quorum', 'afterAgreement', 'p2pListen', 'priority'])
+const FILE_KEYS = new Set([
+  'data',
+  'listen',
+  'key',
+  'trust',
+  'quorum',
+  'afterAgreement',
+  'p2pListen',
+  'priority'
+])
 
 /** Parse `HOST:PORT` (`[v6]:PORT` for IPv6). */
 export function parseListen(value: string): { host: string; port: number } {
@@ -71,7 +75,8 @@ export function parseListen(value: string): { host: string; port: number } {
 }
 
 function expectString(v: unknown, what: string): string {
-  if (typeof v !== 'string' || v.length === 0) throw new InvalidConfigError(`${what} must be a non-empty string`)
+  if (typeof v !== 'string' || v.length === 0)
+    throw new InvalidConfigError(`${what} must be a non-empty string`)
   return v
 }
 
@@ -87,7 +92,8 @@ function parseTrustItem(v: unknown, i: number): TrustConfig {
   if (typeof v === 'object' && v !== null && !Array.isArray(v)) {
     const o = v as Record<string, unknown>
     for (const k of Object.keys(o)) {
-      if (k !== 'key' && k !== 'revoked') throw new InvalidConfigError(`trust[${i}]: unknown key ${JSON.stringify(k)}`)
+      if (k !== 'key' && k !== 'revoked')
+        throw new InvalidConfigError(`trust[${i}]: unknown key ${JSON.stringify(k)}`)
     }
     if (o.revoked !== undefined && typeof o.revoked !== 'boolean') {
       throw new InvalidConfigError(`trust[${i}].revoked must be true or false`)

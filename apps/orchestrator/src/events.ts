@@ -39,7 +39,11 @@ export type OrchestratorEvent =
   | { readonly id: number; readonly type: 'output'; readonly data: OutputEvent }
   | { readonly id: number; readonly type: 'equivocation'; readonly data: EquivocationEvent }
 
-type EventInput = OrchestratorEvent extends infer E ? (E extends { id: number } ? Omit<E, 'id'> : never) : never
+type EventInput = OrchestratorEvent extends infer E
+  ? E extends { id: number }
+    ? Omit<E, 'id'>
+    : never
+  : never
 
 export class EventLog {
   private readonly ring: OrchestratorEvent[] = []

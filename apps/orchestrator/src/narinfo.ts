@@ -17,8 +17,9 @@
  * The NAR URL names the NAR by its hash, as harmonia does, so the URL of a path never changes and a shim can
  * serve it from any seeder.
  */
-import { fingerprint, type SecretKey, signDetached } from '@narthex/nix'
+
 import type { Agreement } from '@narthex/consensus'
+import { fingerprint, type SecretKey, signDetached } from '@narthex/nix'
 
 /** Base name of a full store path. */
 function baseName(path: string): string {

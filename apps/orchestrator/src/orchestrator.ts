@@ -56,7 +56,9 @@ async function readKey(file: string): Promise<SecretKey> {
   try {
     text = await readFile(file, 'utf8')
   } catch (err) {
-    throw new InvalidConfigError(`cannot read the signing key ${file}: ${(err as NodeJS.ErrnoException).code}`)
+    throw new InvalidConfigError(
+      `cannot read the signing key ${file}: ${(err as NodeJS.ErrnoException).code}`
+    )
   }
   try {
     return parseSecretKey(text)
@@ -120,20 +122,30 @@ class OrchestratorImpl implements Orchestrator {
     metrics.gauge('narthex_outputs', 'Outputs by status.', () =>
       Object.entries(counts()).map(([status, n]) => [{ status }, n] as const)
     )
-    metrics.gauge('narthex_narinfos_served', 'Agreed outputs whose narinfo is served.', () => service.servedCount)
-    metrics.gauge('narthex_builders', 'Trusted, unrevoked builders.', () =>
-      service.ledger.builders().filter((b) => b.trusted !== null && !b.revoked).length
+    metrics.gauge(
+      'narthex_narinfos_served',
+      'Agreed outputs whose narinfo is served.',
+      () => service.servedCount
+    )
+    metrics.gauge(
+      'narthex_builders',
+      'Trusted, unrevoked builders.',
+      () => service.ledger.builders().filter((b) => b.trusted !== null && !b.revoked).length
     )
     metrics.gauge('narthex_event_streams', 'Open event streams.', () => streams.count)
     metrics.gauge('narthex_store_commits', 'Durable batches written since start.', () => store.commits)
-    metrics.gauge('narthex_process_resident_memory_bytes', 'Resident memory.', () => process.memoryUsage.rss())
+    metrics.gauge('narthex_process_resident_memory_bytes', 'Resident memory.', () =>
+      process.memoryUsage.rss()
+    )
 
     if (config.p2pListen.length > 0) {
       const factory = this.init.bootstrapNode ?? (await import('./bootstrap.js')).createBootstrapNode
       this.node = await factory({ listen: config.p2pListen, dataDir: config.dataDir })
     }
     const assets = await StaticAssets.load()
-    const cacheInfo = Buffer.from(`StoreDir: /nix/store\nWantMassQuery: 1\nPriority: ${config.cachePriority}\n`)
+    const cacheInfo = Buffer.from(
+      `StoreDir: /nix/store\nWantMassQuery: 1\nPriority: ${config.cachePriority}\n`
+    )
     const server = createHttpServer({ service, streams, assets, cacheInfo, p2p: () => this.p2p() })
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject)

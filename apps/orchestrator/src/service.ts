@@ -21,10 +21,15 @@ import {
 import { formatPublicKey, type SecretKey } from '@narthex/nix'
 import createDebug from 'debug'
 import type { OrchestratorConfig } from './config.js'
-import { MAX_BATCH_ATTESTATIONS, MAX_CLOCK_SKEW_MS, RECENT_ATTESTATIONS, SSE_REPLAY_EVENTS } from './constants.js'
+import {
+  MAX_BATCH_ATTESTATIONS,
+  MAX_CLOCK_SKEW_MS,
+  RECENT_ATTESTATIONS,
+  SSE_REPLAY_EVENTS
+} from './constants.js'
 import { AttestationFromFutureError, InvalidRequestError, StorageUnavailableError } from './errors.js'
 import { EventLog } from './events.js'
-import { Metrics } from './metrics.js'
+import type { Metrics } from './metrics.js'
 import { agreementNarinfo } from './narinfo.js'
 import type { AgreementRecord, Store } from './store.js'
 
@@ -163,7 +168,11 @@ export class Service {
     const hits: OutputState[] = []
     for (const o of this.ledger.allOutputs()) {
       if (opts.status !== null && o.decision.status !== opts.status) continue
-      if (q !== null && !o.outPath.includes(q) && !o.attestations.some((s) => s.attestation.drvPath.includes(q))) {
+      if (
+        q !== null &&
+        !o.outPath.includes(q) &&
+        !o.attestations.some((s) => s.attestation.drvPath.includes(q))
+      ) {
         continue
       }
       hits.push(o)
@@ -304,7 +313,12 @@ export class Service {
     if (this.recentList.length > RECENT_ATTESTATIONS * 2) this.recentList.splice(0, RECENT_ATTESTATIONS)
   }
 
-  private publish(stored: StoredAttestation, output: OutputState, change: OutputChange, equivocation: boolean): void {
+  private publish(
+    stored: StoredAttestation,
+    output: OutputState,
+    change: OutputChange,
+    equivocation: boolean
+  ): void {
     const a = stored.attestation
     this.events.publish({
       type: 'attestation',

@@ -92,7 +92,9 @@ export class Store {
       if (!empty) throw new DatabaseLayoutError(`${this.dir} holds data but no narthex layout version`)
       await this.db.put('meta:layout', DB_LAYOUT_VERSION, { sync: true })
     } else if (layout !== DB_LAYOUT_VERSION) {
-      throw new DatabaseLayoutError(`${this.dir} has layout version ${String(layout)}; this build reads ${DB_LAYOUT_VERSION}`)
+      throw new DatabaseLayoutError(
+        `${this.dir} has layout version ${String(layout)}; this build reads ${DB_LAYOUT_VERSION}`
+      )
     }
   }
 
@@ -118,7 +120,11 @@ export class Store {
   }
 
   putAttestationOp(s: StoredAttestation): Op {
-    const value: AttestationValue = { seq: s.seq, receivedAt: s.receivedAt, attestation: formatAttestation(s.attestation) }
+    const value: AttestationValue = {
+      seq: s.seq,
+      receivedAt: s.receivedAt,
+      attestation: formatAttestation(s.attestation)
+    }
     return { type: 'put', key: attestationKey(s.seq), value }
   }
 
@@ -137,7 +143,8 @@ export class Store {
    * After a failed write every later call rejects with `StorageUnavailableError`.
    */
   write(ops: Op[]): Promise<void> {
-    if (this.failure !== null) return Promise.reject(new StorageUnavailableError('storage failed; restart the orchestrator'))
+    if (this.failure !== null)
+      return Promise.reject(new StorageUnavailableError('storage failed; restart the orchestrator'))
     return new Promise((resolve, reject) => {
       this.queue.push({ ops, resolve, reject })
       if (this.writing === null) this.writing = this.drain()

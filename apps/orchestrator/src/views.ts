@@ -98,14 +98,16 @@ function derivations(o: OutputState): { drvPath: string; outputName: string }[] 
   const seen = new Map<string, { drvPath: string; outputName: string }>()
   for (const s of o.attestations) {
     const key = `${s.attestation.drvPath}!${s.attestation.outputName}`
-    if (!seen.has(key)) seen.set(key, { drvPath: s.attestation.drvPath, outputName: s.attestation.outputName })
+    if (!seen.has(key))
+      seen.set(key, { drvPath: s.attestation.drvPath, outputName: s.attestation.outputName })
   }
   return [...seen.values()]
 }
 
 /** The NarHash shown for an output: the agreed one, else the best-supported claim's, else the first stated. */
 function leadingNarHash(o: OutputState): string | null {
-  const key = o.agreement?.claimKey ?? [...o.decision.support].sort((a, b) => b[1].length - a[1].length)[0]?.[0]
+  const key =
+    o.agreement?.claimKey ?? [...o.decision.support].sort((a, b) => b[1].length - a[1].length)[0]?.[0]
   const s = o.attestations.find((x) => x.claimKey === key) ?? o.attestations[0]
   return s?.attestation.narHash ?? null
 }
@@ -127,7 +129,11 @@ export function outputSummaryView(o: OutputState, served: boolean): OutputSummar
   }
 }
 
-export function outputView(o: OutputState, served: boolean, counted: (builder: string) => boolean): OutputView {
+export function outputView(
+  o: OutputState,
+  served: boolean,
+  counted: (builder: string) => boolean
+): OutputView {
   const claims = new Map<string, { first: StoredAttestation; statedBy: Set<string> }>()
   for (const s of o.attestations) {
     let c = claims.get(s.claimKey)

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { request } from 'node:http'
 import { fingerprint, generateSecretKey, parsePublicKey, verifyDetached } from '@narthex/nix'
 import { waitFor } from '../../../test/util/index.js'
-import { attest, get, type Harness, hashPartOf, post, startHarness, storePath } from './helpers.js'
+import { attest, get, type Harness, hashPartOf, type Json, post, startHarness, storePath } from './helpers.js'
 
 describe('orchestrator HTTP API', () => {
   let h: Harness
@@ -31,7 +31,12 @@ describe('orchestrator HTTP API', () => {
     assert.equal(res.headers.get('content-type'), 'text/x-nix-narinfo')
     assert.equal(res.headers.get('x-narthex-manifest-root'), a1.manifestRoot)
     const text = await res.text()
-    const fields = Object.fromEntries(text.trim().split('\n').map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(': ') + 2)]))
+    const fields = Object.fromEntries(
+      text
+        .trim()
+        .split('\n')
+        .map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(': ') + 2)])
+    )
     assert.equal(fields.StorePath, a1.outPath)
     assert.equal(fields.URL, `nar/${a1.narHash.slice('sha256:'.length)}.nar`)
     assert.equal(fields.Compression, 'none')
@@ -39,7 +44,12 @@ describe('orchestrator HTTP API', () => {
     assert.equal(fields.NarSize, String(a1.narSize))
     assert.equal(fields.References, a1.references.map((r) => r.slice('/nix/store/'.length)).join(' '))
     assert.equal(fields.Deriver, a1.deriver!.slice('/nix/store/'.length))
-    const fp = fingerprint({ storePath: a1.outPath, narHash: a1.narHash, narSize: a1.narSize, references: a1.references })
+    const fp = fingerprint({
+      storePath: a1.outPath,
+      narHash: a1.narHash,
+      narSize: a1.narSize,
+      references: a1.references
+    })
     assert.ok(verifyDetached(fp, fields.Sig!, [h.key.publicKey]))
 
     const agreement = await get(`${h.url}/api/v1/agreements/${hp}`)
@@ -75,7 +85,10 @@ describe('orchestrator HTTP API', () => {
     const o = await get(`${h.url}/api/v1/outputs/${hp}`)
     assert.equal(o.json.status, 'disputed')
     assert.equal(o.json.claimList.length, 2)
-    assert.deepEqual(o.json.claimList.map((c: { supporters: string[] }) => c.supporters.length).sort(), [1, 2])
+    assert.deepEqual(
+      o.json.claimList.map((c: { supporters: string[] }) => c.supporters.length).sort(),
+      [1, 2]
+    )
     const list = await get(`${h.url}/api/v1/outputs?status=disputed`)
     assert.equal(list.json.total, 1)
     assert.equal(list.json.outputs[0].outPath, storePath('nondet'))
@@ -103,14 +116,22 @@ describe('orchestrator HTTP API', () => {
     assert.deepEqual(summary.json.outputs, { pending: 1, agreed: 1, disputed: 0, total: 2 })
     assert.equal(summary.json.agreementRate, 1)
     const recent = await get(`${h.url}/api/v1/attestations?limit=2`)
-    assert.deepEqual(recent.json.attestations.map((a: { outPath: string }) => a.outPath), [storePath('other'), storePath('pkg')])
+    assert.deepEqual(
+      recent.json.attestations.map((a: { outPath: string }) => a.outPath),
+      [storePath('other'), storePath('pkg')]
+    )
   })
 
   it('accepts a batch and reports each item', async () => {
     h = await startHarness()
     const [b1, b2] = h.builders
     const stranger = attest(generateSecretKey('stranger'), 'q')
-    const r = await post(`${h.url}/api/v1/attestations`, [attest(b1!, 'q'), attest(b2!, 'q'), stranger, attest(b1!, 'q')])
+    const r = await post(`${h.url}/api/v1/attestations`, [
+      attest(b1!, 'q'),
+      attest(b2!, 'q'),
+      stranger,
+      attest(b1!, 'q')
+    ])
     assert.equal(r.status, 200)
     assert.deepEqual(
       r.json.results.map((x: { result?: string; error?: { name: string } }) => x.result ?? x.error!.name),
@@ -124,13 +145,33 @@ describe('orchestrator HTTP API', () => {
     const [b1] = h.builders
     const url = `${h.url}/api/v1/attestations`
     const stranger = generateSecretKey('stranger')
-    const cases: [string, () => Promise<{ status: number; json: any }>, number, string][] = [
+    const cases: [string, () => Promise<{ status: number; json: Json }>, number, string][] = [
       ['invalid JSON', () => post(url, '{"v":'), 400, 'InvalidJsonError'],
-      ['a malformed attestation', () => post(url, { ...attest(b1!, 'e'), narSize: -1 }), 400, 'InvalidAttestationError'],
-      ['a wrong content type', () => post(url, '{}', { 'content-type': 'text/plain' }), 415, 'UnsupportedMediaTypeError'],
+      [
+        'a malformed attestation',
+        () => post(url, { ...attest(b1!, 'e'), narSize: -1 }),
+        400,
+        'InvalidAttestationError'
+      ],
+      [
+        'a wrong content type',
+        () => post(url, '{}', { 'content-type': 'text/plain' }),
+        415,
+        'UnsupportedMediaTypeError'
+      ],
       ['an unknown builder', () => post(url, attest(stranger, 'e')), 403, 'UnknownBuilderError'],
-      ['a bad signature', () => post(url, { ...attest(b1!, 'e'), time: 5 }), 403, 'AttestationSignatureError'],
-      ['a time in the future', () => post(url, attest(b1!, 'e', 'a', Date.now() + 3_600_000)), 400, 'AttestationFromFutureError'],
+      [
+        'a bad signature',
+        () => post(url, { ...attest(b1!, 'e'), time: 5 }),
+        403,
+        'AttestationSignatureError'
+      ],
+      [
+        'a time in the future',
+        () => post(url, attest(b1!, 'e', 'a', Date.now() + 3_600_000)),
+        400,
+        'AttestationFromFutureError'
+      ],
       ['a too large body', () => post(url, `[${'1,'.repeat(3_000_000)}1]`), 413, 'BodyTooLargeError'],
       ['an unknown route', () => get(`${h.url}/api/v1/nope`), 404, 'NotFoundError'],
       ['a traversal attempt', () => get(`${h.url}/assets/..%2f..%2fpackage.json`), 404, 'NotFoundError'],
@@ -194,13 +235,19 @@ describe('orchestrator HTTP API', () => {
     })()
     await post(`${h.url}/api/v1/attestations`, attest(b1!, 's'))
     await post(`${h.url}/api/v1/attestations`, attest(b2!, 's'))
-    await waitFor('agreement event', () => received.includes('event: output') && received.includes('"status":"agreed"'))
+    await waitFor(
+      'agreement event',
+      () => received.includes('event: output') && received.includes('"status":"agreed"')
+    )
     assert.match(received, /id: 1\nevent: attestation\ndata: \{"seq":1,"builder":"builder-1"/)
     ac.abort()
     await pump
     // Resume after event 1: events 2.. are replayed.
     const ac2 = new AbortController()
-    const again = await fetch(`${h.url}/api/v1/events`, { headers: { 'last-event-id': '1' }, signal: ac2.signal })
+    const again = await fetch(`${h.url}/api/v1/events`, {
+      headers: { 'last-event-id': '1' },
+      signal: ac2.signal
+    })
     const r2 = again.body!.pipeThrough(new TextDecoderStream()).getReader()
     let text = ''
     while (!text.includes('event: output')) text += (await r2.read()).value
@@ -226,7 +273,10 @@ describe('orchestrator HTTP API', () => {
     assert.equal(summaryAfter.attestations, 4)
     const next = await post(`${h.orchestrator.url}/api/v1/attestations`, attest(b3!, 'r'))
     assert.equal(next.json.seq, 5)
-    assert.equal((await post(`${h.orchestrator.url}/api/v1/attestations`, attest(b1!, 'r'))).json.result, 'duplicate')
+    assert.equal(
+      (await post(`${h.orchestrator.url}/api/v1/attestations`, attest(b1!, 'r'))).json.result,
+      'duplicate'
+    )
   })
 
   it('serves the dashboard and its assets with a strict CSP', async () => {
@@ -235,10 +285,11 @@ describe('orchestrator HTTP API', () => {
     assert.equal(page.status, 200)
     assert.match(page.headers.get('content-security-policy')!, /default-src 'none'/)
     const html = await page.text()
-    for (const m of html.matchAll(/(?:src|href)="([^"]+)"/g)) {
-      assert.ok(m[1]!.startsWith('/assets/'), `${m[1]} is served by the orchestrator`)
-      assert.equal((await fetch(`${h.url}${m[1]}`)).status, 200, m[1])
+    const links = [...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]!)
+    assert.ok(links.includes('/assets/app.js') && links.includes('/assets/style.css'))
+    for (const link of links) {
+      assert.ok(link.startsWith('/'), `${link} is served by the orchestrator`)
+      assert.equal((await fetch(`${h.url}${link}`)).status, 200, link)
     }
   })
 })
-

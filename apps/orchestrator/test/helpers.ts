@@ -53,7 +53,12 @@ export interface Harness {
   stop(): Promise<void>
 }
 
-type AfterAgreementOption = { quorum?: number; afterAgreement?: AfterAgreement; builders?: number; revoked?: string[] }
+type AfterAgreementOption = {
+  quorum?: number
+  afterAgreement?: AfterAgreement
+  builders?: number
+  revoked?: string[]
+}
 
 export async function startHarness(opts: AfterAgreementOption = {}): Promise<Harness> {
   const dir = await tempDir('narthex-orch-')
@@ -69,7 +74,10 @@ export async function startHarness(opts: AfterAgreementOption = {}): Promise<Har
     quorum: opts.quorum ?? 2,
     afterAgreement: opts.afterAgreement ?? 'keep',
     p2pListen: [],
-    trust: builders.map((b) => ({ key: formatPublicKey(b.publicKey), revoked: opts.revoked?.includes(b.name) ?? false }))
+    trust: builders.map((b) => ({
+      key: formatPublicKey(b.publicKey),
+      revoked: opts.revoked?.includes(b.name) ?? false
+    }))
   })
   let orchestrator = createOrchestrator({ config })
   await orchestrator.start()
@@ -93,7 +101,15 @@ export async function startHarness(opts: AfterAgreementOption = {}): Promise<Har
   return h
 }
 
-export async function post(url: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; json: any }> {
+/** A parsed response body; tests check it field by field. */
+// biome-ignore lint/suspicious/noExplicitAny: response bodies are asserted on field by field
+export type Json = any
+
+export async function post(
+  url: string,
+  body: unknown,
+  headers: Record<string, string> = {}
+): Promise<{ status: number; json: Json }> {
   const res = await fetch(url, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...headers },
@@ -102,7 +118,7 @@ export async function post(url: string, body: unknown, headers: Record<string, s
   return { status: res.status, json: await res.json() }
 }
 
-export async function get(url: string): Promise<{ status: number; json: any; headers: Headers }> {
+export async function get(url: string): Promise<{ status: number; json: Json; headers: Headers }> {
   const res = await fetch(url)
   const text = await res.text()
   let json: unknown

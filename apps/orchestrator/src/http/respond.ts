@@ -2,7 +2,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { BodyTooLargeError, InvalidJsonError, UnsupportedMediaTypeError } from '../errors.js'
 
-export function sendJson(res: ServerResponse, status: number, value: unknown, headers: Record<string, string> = {}): void {
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  value: unknown,
+  headers: Record<string, string> = {}
+): void {
   const body = Buffer.from(JSON.stringify(value), 'utf8')
   res.writeHead(status, {
     'content-type': 'application/json; charset=utf-8',
@@ -13,7 +18,13 @@ export function sendJson(res: ServerResponse, status: number, value: unknown, he
   res.end(body)
 }
 
-export function sendText(res: ServerResponse, status: number, contentType: string, body: string | Buffer, headers: Record<string, string> = {}): void {
+export function sendText(
+  res: ServerResponse,
+  status: number,
+  contentType: string,
+  body: string | Buffer,
+  headers: Record<string, string> = {}
+): void {
   const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body
   res.writeHead(status, { 'content-type': contentType, 'content-length': bytes.length, ...headers })
   res.end(bytes)

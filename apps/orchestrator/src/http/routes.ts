@@ -14,17 +14,10 @@ import {
 } from '../constants.js'
 import { errorResponse, InvalidRequestError, NotFoundError } from '../errors.js'
 import type { Service } from '../service.js'
-import {
-  agreementView,
-  builderView,
-  outputSummaryView,
-  outputView,
-  storedAttestationView
-} from '../views.js'
+import { agreementView, builderView, outputSummaryView, outputView, storedAttestationView } from '../views.js'
 import { readJson, sendJson, sendText } from './respond.js'
 import type { EventStreams } from './sse.js'
 import type { StaticAssets } from './static.js'
-
 
 export interface P2PInfo {
   readonly peerId: string
@@ -69,7 +62,8 @@ function limitParam(q: URLSearchParams, max = MAX_LIST_LIMIT): number {
 
 function output(ctx: RouteContext) {
   const o = ctx.service.ledger.outputByHashPart(ctx.params[0]!)
-  if (o === undefined) throw new NotFoundError(`no attestation names an output with hash part ${ctx.params[0]}`)
+  if (o === undefined)
+    throw new NotFoundError(`no attestation names an output with hash part ${ctx.params[0]}`)
   return o
 }
 
@@ -137,7 +131,12 @@ export const ROUTES: readonly Route[] = [
         sendJson(ctx.res, 200, {
           results: results.map((r) =>
             'ok' in r
-              ? { result: r.ok.result, seq: r.ok.seq, outPath: r.ok.output.outPath, status: r.ok.output.decision.status }
+              ? {
+                  result: r.ok.result,
+                  seq: r.ok.seq,
+                  outPath: r.ok.output.outPath,
+                  status: r.ok.output.decision.status
+                }
               : errorResponse(r.error).body
           )
         })
@@ -159,9 +158,10 @@ export const ROUTES: readonly Route[] = [
     handle: (ctx) => {
       const limit = limitParam(ctx.query, RECENT_ATTESTATIONS)
       sendJson(ctx.res, 200, {
-        attestations: ctx.service
-          .recent(limit)
-          .map((s) => storedAttestationView(s, ctx.service.isCounted(s.attestation.builder)))
+        attestations: ctx.service.recent(limit).map((s) => ({
+          ...storedAttestationView(s, ctx.service.isCounted(s.attestation.builder)),
+          status: ctx.service.ledger.output(s.attestation.outPath)?.decision.status ?? 'pending'
+        }))
       })
     }
   },
@@ -193,7 +193,11 @@ export const ROUTES: readonly Route[] = [
     name: 'output',
     handle: (ctx) => {
       const o = output(ctx)
-      sendJson(ctx.res, 200, outputView(o, ctx.service.isServed(o.hashPart), (b) => ctx.service.isCounted(b)))
+      sendJson(
+        ctx.res,
+        200,
+        outputView(o, ctx.service.isServed(o.hashPart), (b) => ctx.service.isCounted(b))
+      )
     }
   },
   {
@@ -205,7 +209,9 @@ export const ROUTES: readonly Route[] = [
       if (found === undefined) throw new NotFoundError('no served agreement for this hash part')
       const { output: o, agreement } = found
       const supporting = o.attestations.filter(
-        (s) => s.claimKey === agreement.claimKey && o.decision.support.get(agreement.claimKey)?.includes(s.attestation.builder)
+        (s) =>
+          s.claimKey === agreement.claimKey &&
+          o.decision.support.get(agreement.claimKey)?.includes(s.attestation.builder)
       )
       sendJson(ctx.res, 200, {
         agreement: agreementView(agreement),
@@ -227,7 +233,11 @@ export const ROUTES: readonly Route[] = [
         drvPath,
         outputs: outputs.map((o) => {
           const names = [
-            ...new Set(o.attestations.filter((s) => s.attestation.drvPath === drvPath).map((s) => s.attestation.outputName))
+            ...new Set(
+              o.attestations
+                .filter((s) => s.attestation.drvPath === drvPath)
+                .map((s) => s.attestation.outputName)
+            )
           ]
           return { outputNames: names, ...outputSummaryView(o, ctx.service.isServed(o.hashPart)) }
         })

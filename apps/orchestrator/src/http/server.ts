@@ -84,7 +84,8 @@ export function createHttpServer(base: ContextBase): Server {
       const { route, params } = match(req.method ?? 'GET', path)
       routeName = route.name
       for (const key of query.keys()) {
-        if (!route.query?.includes(key)) throw new InvalidRequestError(`unknown query parameter ${JSON.stringify(key)}`)
+        if (!route.query?.includes(key))
+          throw new InvalidRequestError(`unknown query parameter ${JSON.stringify(key)}`)
       }
       await route.handle({ ...base, req, res, params, query })
     } catch (err) {
@@ -112,8 +113,11 @@ export function createHttpServer(base: ContextBase): Server {
   // headers timeout is closed by Node. Event streams clear their own socket timeout.
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     if (socket.writable && !socket.destroyed) {
-      const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400
-      socket.end(`HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request'}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`)
+      const status =
+        err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400
+      socket.end(
+        `HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request'}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`
+      )
     } else socket.destroy()
   })
   return server

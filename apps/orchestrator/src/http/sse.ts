@@ -27,7 +27,8 @@ export class EventStreams {
     const raw = req.headers['last-event-id'] ?? queryLastId
     let lastId: number | null = null
     if (raw !== undefined && raw !== null && raw !== '') {
-      if (typeof raw !== 'string' || !/^\d{1,15}$/.test(raw)) throw new InvalidRequestError('Last-Event-ID must be an event id')
+      if (typeof raw !== 'string' || !/^\d{1,15}$/.test(raw))
+        throw new InvalidRequestError('Last-Event-ID must be an event id')
       lastId = Number(raw)
     }
     if (this.open_.size >= MAX_SSE_CLIENTS) throw new TooManyStreamsError('too many event streams are open')
