@@ -131,7 +131,10 @@ describe('orchestrator crash consistency (kill -9 of a real process during submi
     }
     // A deterministic shuffle.
     let seed = 7
-    const rnd = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32
+    const rnd = (): number => {
+      seed = (seed * 1103515245 + 12345) >>> 0
+      return seed / 2 ** 32
+    }
     for (let i = all.length - 1; i > 0; i--) {
       const j = Math.floor(rnd() * (i + 1))
       ;[all[i], all[j]] = [all[j]!, all[i]!]
