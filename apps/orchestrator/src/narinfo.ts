@@ -1,25 +1,15 @@
 /**
- * The narinfo the orchestrator serves for an agreed output, signed with its key. Written once, when the output is
- * agreed (or when the signing key changed since), and kept as bytes in memory and in level.
+ * The narinfo the orchestrator serves for an agreed output, built with @narthex/nix's `formatNarinfo` and signed
+ * with the orchestrator's key (`signNarinfo`). Made once, when the output is agreed (or when the signing key
+ * changed since), and kept as bytes in memory and in level.
  *
- * ```
- * StorePath: /nix/store/<hash>-<name>
- * URL: nar/<NarHash digest in nix32, without "sha256:">.nar
- * Compression: none
- * FileHash: <NarHash>            (the file is the uncompressed NAR)
- * FileSize: <NarSize>
- * NarHash: sha256:<nix32>
- * NarSize: <bytes>
- * References: <base names, space-separated>
- * Deriver: <base name>           (when known)
- * Sig: <orchestrator key name>:<base64>   over 1;StorePath;NarHash;NarSize;<full reference paths, comma-separated>
- * ```
- * The NAR URL names the NAR by its hash, as harmonia does, so the URL of a path never changes and a shim can
- * serve it from any seeder.
+ * - `URL: nar/<NarHash digest in nix32, without "sha256:">.nar`: the NAR is named by its hash, as harmonia does,
+ *   so the URL of a path never changes and a shim can serve it from any seeder;
+ * - `Compression: none`, `FileHash`/`FileSize` equal to `NarHash`/`NarSize` (the file is the plain NAR);
+ * - `References` and `Deriver` as base names; `Deriver` is the one of the earliest supporting attestation.
  */
-
 import type { Agreement } from '@narthex/consensus'
-import { fingerprint, type SecretKey, signDetached } from '@narthex/nix'
+import { formatNarinfo, type SecretKey, signNarinfo } from '@narthex/nix'
 
 /** Base name of a full store path. */
 function baseName(path: string): string {
@@ -29,21 +19,20 @@ function baseName(path: string): string {
 /** Format and sign the narinfo of an agreement. */
 export function agreementNarinfo(agreement: Agreement, key: SecretKey): string {
   const c = agreement.claim
-  const sig = signDetached(
-    key,
-    fingerprint({ storePath: c.outPath, narHash: c.narHash, narSize: c.narSize, references: c.references })
+  const info = signNarinfo(
+    {
+      storePath: c.outPath,
+      url: `nar/${c.narHash.slice('sha256:'.length)}.nar`,
+      compression: 'none',
+      fileHash: c.narHash,
+      fileSize: c.narSize,
+      narHash: c.narHash,
+      narSize: c.narSize,
+      references: c.references.map(baseName),
+      ...(agreement.deriver === null ? {} : { deriver: baseName(agreement.deriver) }),
+      sigs: []
+    },
+    key
   )
-  const digest = c.narHash.slice('sha256:'.length)
-  let text =
-    `StorePath: ${c.outPath}\n` +
-    `URL: nar/${digest}.nar\n` +
-    'Compression: none\n' +
-    `FileHash: ${c.narHash}\n` +
-    `FileSize: ${c.narSize}\n` +
-    `NarHash: ${c.narHash}\n` +
-    `NarSize: ${c.narSize}\n` +
-    `References: ${c.references.map(baseName).join(' ')}\n`
-  if (agreement.deriver !== null) text += `Deriver: ${baseName(agreement.deriver)}\n`
-  text += `Sig: ${sig}\n`
-  return text
+  return formatNarinfo(info)
 }

@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict'
 import { request } from 'node:http'
-import { fingerprint, generateSecretKey, parsePublicKey, verifyDetached } from '@narthex/nix'
+import {
+  fingerprint,
+  generateSecretKey,
+  parseNarinfo,
+  parsePublicKey,
+  verifyDetached,
+  verifyNarinfo
+} from '@narthex/nix'
 import { waitFor } from '../../../test/util/index.js'
 import { attest, get, type Harness, hashPartOf, type Json, post, startHarness, storePath } from './helpers.js'
 
@@ -51,6 +58,7 @@ describe('orchestrator HTTP API', () => {
       references: a1.references
     })
     assert.ok(verifyDetached(fp, fields.Sig!, [h.key.publicKey]))
+    assert.ok(verifyNarinfo(parseNarinfo(text), [h.key.publicKey]))
 
     const agreement = await get(`${h.url}/api/v1/agreements/${hp}`)
     assert.equal(agreement.status, 200)
