@@ -144,7 +144,7 @@ class OrchestratorImpl implements Orchestrator {
     }
     const assets = await StaticAssets.load()
     const cacheInfo = Buffer.from(
-      `StoreDir: /nix/store\nWantMassQuery: 1\nPriority: ${config.cachePriority}\n`
+      formatCacheInfo({ storeDir: STORE_DIR, wantMassQuery: true, priority: config.cachePriority })
     )
     const server = createHttpServer({ service, streams, assets, cacheInfo, p2p: () => this.p2p() })
     await new Promise<void>((resolve, reject) => {
