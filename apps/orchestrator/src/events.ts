@@ -46,22 +46,27 @@ type EventInput = OrchestratorEvent extends infer E
   : never
 
 export class EventLog {
-  private readonly ring: OrchestratorEvent[] = []
+  /** A circular buffer: event `id` sits at `(id - 1) % capacity`. */
+  private readonly ring: (OrchestratorEvent | undefined)[]
   private readonly listeners = new Set<(e: OrchestratorEvent) => void>()
   private nextId = 1
 
-  constructor(private readonly capacity: number) {}
+  constructor(private readonly capacity: number) {
+    this.ring = new Array(capacity)
+  }
 
   publish(input: EventInput): void {
     const event = { ...input, id: this.nextId++ } as OrchestratorEvent
-    this.ring.push(event)
-    if (this.ring.length > this.capacity) this.ring.shift()
+    this.ring[(event.id - 1) % this.capacity] = event
     for (const l of this.listeners) l(event)
   }
 
-  /** Events after `id` still in the ring (all of them when `id` is older than the ring). */
+  /** Events after `id` still in the ring (all of them when `id` is older than the ring), oldest first. */
   since(id: number): OrchestratorEvent[] {
-    return this.ring.filter((e) => e.id > id)
+    const out: OrchestratorEvent[] = []
+    const first = Math.max(id + 1, this.nextId - this.capacity, 1)
+    for (let i = first; i < this.nextId; i++) out.push(this.ring[(i - 1) % this.capacity]!)
+    return out
   }
 
   subscribe(listener: (e: OrchestratorEvent) => void): () => void {

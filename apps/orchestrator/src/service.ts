@@ -8,6 +8,7 @@
  */
 import {
   type Agreement,
+  AttestationSignatureError,
   createLedger,
   createPolicy,
   createTrust,
@@ -16,7 +17,8 @@ import {
   type OutputState,
   type OutputStatus,
   parseAttestation,
-  type StoredAttestation
+  type StoredAttestation,
+  verifyAttestationAsync
 } from '@narthex/consensus'
 import { formatPublicKey, type SecretKey } from '@narthex/nix'
 import createDebug from 'debug'
@@ -228,15 +230,21 @@ export class Service {
   async submit(json: unknown): Promise<SubmitOutcome> {
     if (this.store.failed) throw new StorageUnavailableError('storage failed; restart the orchestrator')
     let result: ReturnType<Ledger['submit']>
-    const now = this.now()
     try {
       const att = parseAttestation(json)
-      if (att.time > now + MAX_CLOCK_SKEW_MS) {
+      if (att.time > this.now() + MAX_CLOCK_SKEW_MS) {
         throw new AttestationFromFutureError(
           `attestation time ${new Date(att.time).toISOString()} is more than ${MAX_CLOCK_SKEW_MS / 60000} minutes ahead of the orchestrator's clock`
         )
       }
-      result = this.ledger.submit(att, now)
+      // Verified on the thread pool: the event loop keeps answering narinfo requests meanwhile.
+      if (!(await verifyAttestationAsync(att, this.ledger.trustedKey(att)))) {
+        throw new AttestationSignatureError(
+          `the signature does not verify with builder ${JSON.stringify(att.builder)}'s key`
+        )
+      }
+      if (this.store.failed) throw new StorageUnavailableError('storage failed; restart the orchestrator')
+      result = this.ledger.submitVerified(att, this.now())
     } catch (err) {
       this.metrics.attestations.inc({ result: 'rejected', reason: (err as Error).name })
       throw err

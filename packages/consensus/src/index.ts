@@ -35,7 +35,8 @@ export {
   formatAttestation,
   parseAttestation,
   signAttestation,
-  verifyAttestation
+  verifyAttestation,
+  verifyAttestationAsync
 } from './attestation.js'
 export { type Claim, claimKey, claimOf } from './claim.js'
 export * from './constants.js'

@@ -7,7 +7,7 @@
  * leaves the ledger as it was. A duplicate (the same builder stating the same thing about the same derivation
  * output again, whatever its time or signature bytes) changes nothing either and is reported as such.
  */
-import { parseStorePath } from '@narthex/nix'
+import { type PublicKey, parseStorePath } from '@narthex/nix'
 import { type Attestation, verifyAttestation } from './attestation.js'
 import { type Claim, claimKey, claimOf } from './claim.js'
 import { AttestationSignatureError, BuilderRevokedError, UnknownBuilderError } from './errors.js'
@@ -150,14 +150,22 @@ export class Ledger {
     }
   }
 
-  /** Check an attestation's builder and signature; throws the typed error `submit` would. */
-  verify(att: Attestation): void {
+  /**
+   * The public key an attestation must verify with: its builder's, if that builder is trusted and not revoked.
+   * Throws `UnknownBuilderError` or `BuilderRevokedError`.
+   */
+  trustedKey(att: Attestation): PublicKey {
     const b = this.builderEntries.get(att.builder)
     if (b === undefined || b.trusted === null) {
       throw new UnknownBuilderError(`no trusted builder key is named ${JSON.stringify(att.builder)}`)
     }
     if (b.revoked) throw new BuilderRevokedError(`builder ${JSON.stringify(att.builder)} was revoked`)
-    if (!verifyAttestation(att, b.trusted.publicKey)) {
+    return b.trusted.publicKey
+  }
+
+  /** Check an attestation's builder and signature; throws the typed error `submit` would. */
+  verify(att: Attestation): void {
+    if (!verifyAttestation(att, this.trustedKey(att))) {
       throw new AttestationSignatureError(
         `the signature does not verify with builder ${JSON.stringify(att.builder)}'s key`
       )
@@ -170,6 +178,15 @@ export class Ledger {
    */
   submit(att: Attestation, now: number = Date.now()): SubmitResult {
     this.verify(att)
+    return this.record(att, now, this.seq + 1, true)
+  }
+
+  /**
+   * Record an attestation whose signature the caller has already verified with `trustedKey(att)` (for example
+   * with `verifyAttestationAsync`). The builder is checked again (it may have been revoked meanwhile).
+   */
+  submitVerified(att: Attestation, now: number = Date.now()): SubmitResult {
+    this.trustedKey(att)
     return this.record(att, now, this.seq + 1, true)
   }
 

@@ -1,0 +1,94 @@
+/**
+ * Attestation ingest: attestations per second accepted by a real orchestrator process (`narthex orchestrator`),
+ * each verified (ed25519) and written durably (level batch with fsync, group commit) before it is acknowledged.
+ * Baseline in the same run: the CPU cost of the least any ingest must do, JSON.parse + parseAttestation +
+ * verifyAttestation in one loop with no HTTP and no storage. Interleaved rounds, medians. See README.md.
+ *
+ *   pnpm build && pnpm exec tsx --conditions=source bench/orchestrator/ingest.bench.ts
+ */
+import { parseAttestation, verifyAttestation } from '@narthex/consensus'
+import { load, median } from './client.js'
+import { makeAttestations, makeKeys, postRequest, startNullServer, startOrchestrator } from './common.js'
+
+const ROUNDS = Number(process.env.ROUNDS ?? 3)
+const OUTPUTS = Number(process.env.OUTPUTS ?? 2500) // × 4 builders = 10,000 attestations per run
+const keys = makeKeys(4)
+console.error(`signing ${OUTPUTS * 4} attestations...`)
+const atts = makeAttestations(keys, OUTPUTS)
+const texts = atts.map((a) => JSON.stringify(a))
+
+function baseline(): number {
+  const byName = new Map(keys.builders.map((b) => [b.name, b.publicKey]))
+  const t0 = process.hrtime.bigint()
+  let ok = 0
+  for (const t of texts) {
+    const a = parseAttestation(JSON.parse(t))
+    if (verifyAttestation(a, byName.get(a.builder)!)) ok++
+  }
+  const s = Number(process.hrtime.bigint() - t0) / 1e9
+  if (ok !== texts.length) throw new Error('baseline verification failed')
+  return texts.length / s
+}
+
+async function single(connections: number, floor = false): Promise<number> {
+  const o = floor ? await startNullServer() : await startOrchestrator(keys, 2)
+  try {
+    const r = await load({
+      host: '127.0.0.1',
+      port: o.port,
+      connections,
+      count: texts.length,
+      durationMs: 60_000,
+      request: (i) => postRequest(o.port, '/api/v1/attestations', texts[i]!)
+    })
+    if ((r.statuses[201] ?? 0) !== texts.length)
+      throw new Error(`unexpected statuses ${JSON.stringify(r.statuses)}`)
+    return r.perSecond
+  } finally {
+    await o.stop()
+  }
+}
+
+async function batched(size: number, connections: number): Promise<number> {
+  const o = await startOrchestrator(keys, 2)
+  const bodies: string[] = []
+  for (let i = 0; i < texts.length; i += size) bodies.push(`[${texts.slice(i, i + size).join(',')}]`)
+  try {
+    const r = await load({
+      host: '127.0.0.1',
+      port: o.port,
+      connections,
+      count: bodies.length,
+      durationMs: 60_000,
+      request: (i) => postRequest(o.port, '/api/v1/attestations', bodies[i]!)
+    })
+    if ((r.statuses[200] ?? 0) !== bodies.length)
+      throw new Error(`unexpected statuses ${JSON.stringify(r.statuses)}`)
+    return (r.requests * size) / r.seconds
+  } finally {
+    await o.stop()
+  }
+}
+
+const results: Record<string, number[]> = { baseline: [], floor16: [], single16: [], batch100: [] }
+for (let round = 0; round < ROUNDS; round++) {
+  results.baseline!.push(baseline())
+  results.floor16!.push(await single(16, true))
+  results.single16!.push(await single(16))
+  results.batch100!.push(await batched(100, 4))
+  console.error(
+    `round ${round + 1}: ${Object.entries(results)
+      .map(([k, v]) => `${k} ${Math.round(v.at(-1)!)}/s`)
+      .join(', ')}`
+  )
+}
+const base = median(results.baseline!)
+const rows = [
+  ['parse + verify only, 1 core (baseline)', base],
+  ['HTTP floor: node:http that only parses the body, 16 connections', median(results.floor16!)],
+  ['HTTP, 1 attestation per request, 16 connections', median(results.single16!)],
+  ['HTTP, 100 attestations per request, 4 connections', median(results.batch100!)]
+] as const
+console.log('| ingest | attestations/s | ratio to baseline |')
+console.log('| --- | ---: | ---: |')
+for (const [what, v] of rows) console.log(`| ${what} | ${Math.round(v)} | ${(v / base).toFixed(2)} |`)
