@@ -162,6 +162,7 @@ class OrchestratorImpl implements Orchestrator {
   async stop(): Promise<void> {
     const server = this.server
     this.server = null
+    if (this.service_ !== null) this.service_.stopping = true
     if (server !== null) {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()))
       this.streams?.closeAll()

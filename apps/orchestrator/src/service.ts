@@ -29,7 +29,12 @@ import {
   RECENT_ATTESTATIONS,
   SSE_REPLAY_EVENTS
 } from './constants.js'
-import { AttestationFromFutureError, InvalidRequestError, StorageUnavailableError } from './errors.js'
+import {
+  AttestationFromFutureError,
+  InvalidRequestError,
+  ShuttingDownError,
+  StorageUnavailableError
+} from './errors.js'
 import { EventLog } from './events.js'
 import type { Metrics } from './metrics.js'
 import { agreementNarinfo } from './narinfo.js'
@@ -88,6 +93,8 @@ export class Service {
   private readonly pendingSeq = new Map<number, Promise<void>>()
   private readonly recentList: StoredAttestation[] = []
   readonly startedAt: number
+  /** Set by the orchestrator's stop(): new submissions are refused. */
+  stopping = false
 
   constructor(init: ServiceInit) {
     this.key = init.key
@@ -228,6 +235,7 @@ export class Service {
    * `StorageUnavailableError`.
    */
   async submit(json: unknown): Promise<SubmitOutcome> {
+    if (this.stopping) throw new ShuttingDownError('the orchestrator is stopping')
     if (this.store.failed) throw new StorageUnavailableError('storage failed; restart the orchestrator')
     let result: ReturnType<Ledger['submit']>
     try {

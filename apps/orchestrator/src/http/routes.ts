@@ -43,6 +43,8 @@ export interface Route {
   readonly pattern: RegExp
   /** Label for metrics and logs. */
   readonly name: string
+  /** The path as docs/api.md writes it in the route's heading (a test checks every route is documented). */
+  readonly doc: string
   /** Query parameters the route accepts; any other is a 400. */
   readonly query?: readonly string[]
   readonly handle: (ctx: RouteContext) => void | Promise<void>
@@ -72,12 +74,14 @@ export const ROUTES: readonly Route[] = [
     method: 'GET',
     pattern: /^\/$/,
     name: 'dashboard',
+    doc: '/',
     handle: (ctx) => ctx.assets.send(ctx.res, 'index.html')
   },
   {
     method: 'GET',
     pattern: /^\/assets\/([a-z0-9-]+\.(?:js|css|svg))$/,
     name: 'asset',
+    doc: '/assets/<file>',
     handle: (ctx) => {
       if (!ctx.assets.has(ctx.params[0]!)) throw new NotFoundError('no such asset')
       ctx.assets.send(ctx.res, ctx.params[0]!)
@@ -87,6 +91,7 @@ export const ROUTES: readonly Route[] = [
     method: 'GET',
     pattern: /^\/nix-cache-info$/,
     name: 'nix-cache-info',
+    doc: '/nix-cache-info',
     handle: (ctx) => sendText(ctx.res, 200, 'text/x-nix-cache-info', ctx.cacheInfo)
   },
   {
@@ -94,6 +99,7 @@ export const ROUTES: readonly Route[] = [
     method: 'GET',
     pattern: new RegExp(`^/${HASH}\\.narinfo$`),
     name: 'narinfo',
+    doc: '/<hashpart>.narinfo',
     handle: (ctx) => {
       const narinfo = ctx.service.narinfo(ctx.params[0]!)
       if (narinfo === undefined) throw new NotFoundError('no agreed output has this hash part')
@@ -105,6 +111,7 @@ export const ROUTES: readonly Route[] = [
     method: 'GET',
     pattern: /^\/healthz$/,
     name: 'health',
+    doc: '/healthz',
     handle: (ctx) => {
       const ok = !ctx.service.storageFailed
       sendJson(ctx.res, ok ? 200 : 503, { status: ok ? 'ok' : 'storage-failed' })
@@ -114,6 +121,7 @@ export const ROUTES: readonly Route[] = [
     method: 'GET',
     pattern: /^\/metrics$/,
     name: 'metrics',
+    doc: '/metrics',
     handle: (ctx) =>
       sendText(ctx.res, 200, 'text/plain; version=0.0.4; charset=utf-8', ctx.service.metrics.format(), {
         'cache-control': 'no-store'
@@ -123,6 +131,7 @@ export const ROUTES: readonly Route[] = [
     method: 'POST',
     pattern: /^\/api\/v1\/attestations$/,
     name: 'submit',
+    doc: '/api/v1/attestations',
     handle: async (ctx) => {
       const body = await readJson(ctx.req, MAX_BODY_BYTES)
       const service = ctx.service
@@ -154,6 +163,7 @@ export const ROUTES: readonly Route[] = [
     method: 'GET',
     pattern: /^\/api\/v1\/attestations$/,
     name: 'recent-attestations',
+    doc: '/api/v1/attestations?limit=N',
     query: ['limit'],
     handle: (ctx) => {
       const limit = limitParam(ctx.query, RECENT_ATTESTATIONS)
@@ -169,6 +179,7 @@ export const ROUTES: readonly Route[] = [
     method: 'GET',
     pattern: /^\/api\/v1\/outputs$/,
     name: 'outputs',
+    doc: '/api/v1/outputs?status=S&q=TEXT&limit=N',
     query: ['status', 'q', 'limit'],
     handle: (ctx) => {
       const status = ctx.query.get('status')
@@ -191,6 +202,7 @@ export const ROUTES: readonly Route[] = [
     method: 'GET',
     pattern: new RegExp(`^/api/v1/outputs/${HASH}$`),
     name: 'output',
+    doc: '/api/v1/outputs/<hashpart>',
     handle: (ctx) => {
       const o = output(ctx)
       sendJson(
@@ -204,6 +216,7 @@ export const ROUTES: readonly Route[] = [
     method: 'GET',
     pattern: new RegExp(`^/api/v1/agreements/${HASH}$`),
     name: 'agreement',
+    doc: '/api/v1/agreements/<hashpart>',
     handle: (ctx) => {
       const found = ctx.service.agreementOf(ctx.params[0]!)
       if (found === undefined) throw new NotFoundError('no served agreement for this hash part')
@@ -225,6 +238,7 @@ export const ROUTES: readonly Route[] = [
     method: 'GET',
     pattern: new RegExp(`^/api/v1/drvs/${HASH}-([A-Za-z0-9+\\-._?=]{1,207}\\.drv)$`),
     name: 'derivation',
+    doc: '/api/v1/drvs/<hash>-<name>.drv',
     handle: (ctx) => {
       const drvPath = `${STORE_DIR}/${ctx.params[0]}-${ctx.params[1]}`
       const outputs = ctx.service.ledger.outputsOfDrv(drvPath)
@@ -248,18 +262,21 @@ export const ROUTES: readonly Route[] = [
     method: 'GET',
     pattern: /^\/api\/v1\/builders$/,
     name: 'builders',
+    doc: '/api/v1/builders',
     handle: (ctx) => sendJson(ctx.res, 200, { builders: ctx.service.ledger.builders().map(builderView) })
   },
   {
     method: 'GET',
     pattern: /^\/api\/v1\/summary$/,
     name: 'summary',
+    doc: '/api/v1/summary',
     handle: (ctx) => sendJson(ctx.res, 200, ctx.service.summary(ctx.p2p()))
   },
   {
     method: 'GET',
     pattern: /^\/api\/v1\/events$/,
     name: 'events',
+    doc: '/api/v1/events',
     query: ['lastEventId'],
     handle: (ctx) => ctx.streams.open(ctx.req, ctx.res, ctx.query.get('lastEventId'))
   },
@@ -267,6 +284,7 @@ export const ROUTES: readonly Route[] = [
     method: 'GET',
     pattern: /^\/api\/v1\/p2p$/,
     name: 'p2p',
+    doc: '/api/v1/p2p',
     handle: (ctx) => {
       const info = ctx.p2p()
       if (info === null) throw new NotFoundError('this orchestrator runs no libp2p node')
