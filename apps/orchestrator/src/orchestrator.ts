@@ -173,6 +173,7 @@ class OrchestratorImpl implements Orchestrator {
     }
     await this.node?.stop()
     this.node = null
+    await this.service_?.close()
     await this.store?.close()
     this.store = null
   }

@@ -17,8 +17,7 @@ import {
   type OutputState,
   type OutputStatus,
   parseAttestation,
-  type StoredAttestation,
-  verifyAttestationAsync
+  type StoredAttestation
 } from '@narthex/consensus'
 import { formatPublicKey, type SecretKey } from '@narthex/nix'
 import createDebug from 'debug'
@@ -39,6 +38,7 @@ import { EventLog } from './events.js'
 import type { Metrics } from './metrics.js'
 import { agreementNarinfo } from './narinfo.js'
 import type { AgreementRecord, Store } from './store.js'
+import { Verifier } from './verifier.js'
 
 const log = createDebug('narthex:orchestrator')
 
@@ -93,6 +93,7 @@ export class Service {
   private readonly pendingSeq = new Map<number, Promise<void>>()
   private readonly recentList: StoredAttestation[] = []
   readonly startedAt: number
+  private readonly verifier: Verifier
   /** Set by the orchestrator's stop(): new submissions are refused. */
   stopping = false
 
@@ -107,6 +108,13 @@ export class Service {
       trust: createTrust(init.config.trust.map((t) => ({ publicKey: t.key, revoked: t.revoked })))
     })
     this.startedAt = this.now()
+    this.verifier = new Verifier({
+      keys: this.ledger.builders().flatMap((b) => (b.trusted === null ? [] : [b.trusted.publicKey]))
+    })
+  }
+
+  async close(): Promise<void> {
+    await this.verifier.stop()
   }
 
   /**
@@ -246,7 +254,7 @@ export class Service {
         )
       }
       // Verified on the thread pool: the event loop keeps answering narinfo requests meanwhile.
-      if (!(await verifyAttestationAsync(att, this.ledger.trustedKey(att)))) {
+      if (!(await this.verifier.verify(att, this.ledger.trustedKey(att)))) {
         throw new AttestationSignatureError(
           `the signature does not verify with builder ${JSON.stringify(att.builder)}'s key`
         )

@@ -41,7 +41,6 @@
  * signature over these bytes with the builder's key: `signature = "<builder>:" + base64(ed25519(bytes))`.
  */
 
-import { verify as edVerify } from 'node:crypto'
 import {
   formatSha256,
   nixBase32,
@@ -272,21 +271,6 @@ export function signAttestation(key: SecretKey, fields: Omit<AttestationFields, 
 export function verifyAttestation(att: Attestation, key: PublicKey): boolean {
   if (key.name !== att.builder) return false
   return verifyDetached(encodeAttestation(att), att.signature, [key])
-}
-
-/**
- * `verifyAttestation` on libuv's thread pool (node:crypto's asynchronous one-shot verify): the same answer, without
- * blocking the event loop for the ~50-100 µs an ed25519 verification costs, and in parallel on several cores.
- */
-export function verifyAttestationAsync(att: Attestation, key: PublicKey): Promise<boolean> {
-  if (key.name !== att.builder) return Promise.resolve(false)
-  const prefix = `${att.builder}:`
-  if (!att.signature.startsWith(prefix)) return Promise.resolve(false)
-  const sig = Buffer.from(att.signature.slice(prefix.length), 'base64')
-  if (sig.length !== 64) return Promise.resolve(false)
-  return new Promise((resolve) => {
-    edVerify(null, encodeAttestation(att), key.keyObject, sig, (err, ok) => resolve(err === null && ok))
-  })
 }
 
 /**

@@ -35,8 +35,7 @@ export {
   formatAttestation,
   parseAttestation,
   signAttestation,
-  verifyAttestation,
-  verifyAttestationAsync
+  verifyAttestation
 } from './attestation.js'
 export { type Claim, claimKey, claimOf } from './claim.js'
 export * from './constants.js'

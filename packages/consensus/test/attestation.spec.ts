@@ -9,8 +9,7 @@ import {
   formatAttestation,
   parseAttestation,
   signAttestation,
-  verifyAttestation,
-  verifyAttestationAsync
+  verifyAttestation
 } from '../src/index.js'
 import { fields, keyFromSeed, manifestRoot, storePath } from './fixtures.js'
 
@@ -71,21 +70,6 @@ describe('attestation encoding', () => {
     for (const change of changes) {
       assert.equal(verifyAttestation({ ...att, ...change }, key.publicKey), false, JSON.stringify(change))
     }
-  })
-
-  it('verifies on the thread pool with the same answers (verifyAttestationAsync)', async () => {
-    const att = signAttestation(key, fields('hello'))
-    const cases: [Attestation, boolean][] = [
-      [att, true],
-      [{ ...att, narSize: att.narSize + 1 }, false],
-      [{ ...att, signature: 'builder-1:AAAA' }, false],
-      [{ ...att, signature: `other:${att.signature.split(':')[1]}` }, false]
-    ]
-    for (const [a, expected] of cases) {
-      assert.equal(await verifyAttestationAsync(a, key.publicKey), expected)
-      assert.equal(verifyAttestation(a, key.publicKey), expected)
-    }
-    assert.equal(await verifyAttestationAsync(att, generateSecretKey('builder-1').publicKey), false)
   })
 
   it('fails verification with another key of the same name, or a key of another name', () => {
