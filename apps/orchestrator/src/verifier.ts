@@ -49,7 +49,7 @@ export class Verifier {
   private next = 0
 
   constructor(init: VerifierInit) {
-    init.keys.forEach((k, i) => this.keyIndex.set(k.name, i))
+    for (const [i, k] of init.keys.entries()) this.keyIndex.set(k.name, i)
     const threads = init.threads ?? Math.min(4, Math.max(1, availableParallelism() - 1))
     const keys = init.keys.map((k) => k.key)
     for (let i = 0; i < threads; i++) {
@@ -57,7 +57,7 @@ export class Verifier {
       w.on('message', ({ id, results }: { id: number; results: Uint8Array }) => {
         const jobs = this.pending.get(id)
         this.pending.delete(id)
-        jobs?.forEach((j, k) => j.resolve(results[k] === 1))
+        for (const [k, j] of (jobs ?? []).entries()) j.resolve(results[k] === 1)
       })
       w.on('error', () => {
         // A broken worker must not leave submissions waiting: fail what it held (treated as unverified).

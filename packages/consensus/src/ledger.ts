@@ -183,7 +183,7 @@ export class Ledger {
 
   /**
    * Record an attestation whose signature the caller has already verified with `trustedKey(att)` (for example
-   * with `verifyAttestationAsync`). The builder is checked again (it may have been revoked meanwhile).
+   * in a worker thread). The builder is checked again (it may have been revoked meanwhile).
    */
   submitVerified(att: Attestation, now: number = Date.now()): SubmitResult {
     this.trustedKey(att)
