@@ -264,6 +264,54 @@ describe('orchestrator HTTP API', () => {
     ac2.abort()
   })
 
+  it('applies the policy to a late dissenter: keep serves it as contested, withdraw stops serving it', async () => {
+    for (const afterAgreement of ['keep', 'withdraw'] as const) {
+      h = await startHarness({ afterAgreement })
+      const [b1, b2, b3] = h.builders
+      await post(`${h.url}/api/v1/attestations`, attest(b1!, 'late'))
+      await post(`${h.url}/api/v1/attestations`, attest(b2!, 'late'))
+      const hp = hashPartOf(storePath('late'))
+      assert.equal((await fetch(`${h.url}/${hp}.narinfo`)).status, 200)
+      const r = await post(`${h.url}/api/v1/attestations`, attest(b3!, 'late', 'dissent'))
+      const o = (await get(`${h.url}/api/v1/outputs/${hp}`)).json
+      if (afterAgreement === 'keep') {
+        assert.equal(r.json.output.status, 'agreed')
+        assert.equal(o.contested, true)
+        assert.deepEqual(o.dissenters, ['builder-3'])
+        assert.equal((await fetch(`${h.url}/${hp}.narinfo`)).status, 200)
+      } else {
+        assert.equal(r.json.output.status, 'disputed')
+        assert.equal(o.served, false)
+        assert.equal(o.agreement.narHash, attest(b1!, 'late').narHash)
+        assert.equal((await fetch(`${h.url}/${hp}.narinfo`)).status, 404)
+        assert.equal((await get(`${h.url}/api/v1/agreements/${hp}`)).status, 404)
+      }
+      await h.stop()
+    }
+    h = await startHarness()
+  })
+
+  it('revoking the dissenter at restart turns a dispute into an agreement, written before serving', async () => {
+    h = await startHarness()
+    const [b1, b2, b3] = h.builders
+    await post(`${h.url}/api/v1/attestations`, attest(b1!, 'rv'))
+    await post(`${h.url}/api/v1/attestations`, attest(b3!, 'rv', 'evil'))
+    await post(`${h.url}/api/v1/attestations`, attest(b2!, 'rv'))
+    const hp = hashPartOf(storePath('rv'))
+    assert.equal((await get(`${h.url}/api/v1/outputs/${hp}`)).json.status, 'disputed')
+    await h.restart({ revoked: ['builder-3'] })
+    assert.equal((await fetch(`${h.orchestrator.url}/${hp}.narinfo`)).status, 200)
+    const builders = (await get(`${h.orchestrator.url}/api/v1/builders`)).json.builders
+    assert.equal(builders.find((b: { name: string }) => b.name === 'builder-3').revoked, true)
+    assert.equal(
+      (await post(`${h.orchestrator.url}/api/v1/attestations`, attest(b3!, 'other'))).json.error.name,
+      'BuilderRevokedError'
+    )
+    // The agreement reached at start is durable: still there after another restart without the revocation.
+    await h.restart({ revoked: [] })
+    assert.equal((await fetch(`${h.orchestrator.url}/${hp}.narinfo`)).status, 200)
+  })
+
   it('keeps everything across a restart', async () => {
     h = await startHarness()
     const [b1, b2, b3] = h.builders

@@ -49,7 +49,8 @@ export interface Harness {
   readonly builders: SecretKey[]
   readonly key: SecretKey
   readonly dir: string
-  restart(): Promise<void>
+  /** Stop and start again on the same data directory and port, optionally with other revocations. */
+  restart(opts?: { revoked?: string[] }): Promise<void>
   stop(): Promise<void>
 }
 
@@ -87,9 +88,13 @@ export async function startHarness(opts: AfterAgreementOption = {}): Promise<Har
     builders,
     key,
     dir: dir.path,
-    async restart() {
+    async restart(again: { revoked?: string[] } = {}) {
       await orchestrator.stop()
-      orchestrator = createOrchestrator({ config: { ...config, port: orchestrator.port } })
+      const trust = builders.map((b) => ({
+        key: formatPublicKey(b.publicKey),
+        revoked: (again.revoked ?? opts.revoked)?.includes(b.name) ?? false
+      }))
+      orchestrator = createOrchestrator({ config: { ...config, trust, port: orchestrator.port } })
       await orchestrator.start()
       h.orchestrator = orchestrator
     },

@@ -1,6 +1,11 @@
 /** Small response helpers shared by the handlers: JSON, text, errors. */
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { BodyTooLargeError, InvalidJsonError, UnsupportedMediaTypeError } from '../errors.js'
+import {
+  BodyTooLargeError,
+  InvalidJsonError,
+  InvalidRequestError,
+  UnsupportedMediaTypeError
+} from '../errors.js'
 
 export function sendJson(
   res: ServerResponse,
@@ -46,10 +51,16 @@ export async function readJson(req: IncomingMessage, limit: number): Promise<unk
   }
   const chunks: Buffer[] = []
   let size = 0
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length
-    if (size > limit) throw new BodyTooLargeError(`the request body is larger than ${limit} bytes`)
-    chunks.push(chunk)
+  try {
+    for await (const chunk of req as AsyncIterable<Buffer>) {
+      size += chunk.length
+      if (size > limit) throw new BodyTooLargeError(`the request body is larger than ${limit} bytes`)
+      chunks.push(chunk)
+    }
+  } catch (err) {
+    if (err instanceof BodyTooLargeError) throw err
+    // The client went away or the request timed out mid-body: a client-side failure, not ours.
+    throw new InvalidRequestError('the request body was not received completely')
   }
   const text = chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8')
   try {
