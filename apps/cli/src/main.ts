@@ -13,6 +13,14 @@ interface Entry {
 
 /** Every command, keyed by the words that name it. Keep sorted; `narthex --help` prints them in this order. */
 export const COMMANDS: Readonly<Record<string, Entry>> = {
+  attest: {
+    summary: 'attest store paths already built: measure, sign, submit to the orchestrator',
+    load: () => import('./commands/attest.js')
+  },
+  build: {
+    summary: 'build with nix (or rebuild with --check) and attest every output',
+    load: () => import('./commands/build.js')
+  },
   demo: {
     summary: 'start a whole network on loopback and show Nix using it',
     load: () => import('./commands/demo.js')

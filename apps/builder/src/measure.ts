@@ -1,0 +1,51 @@
+/**
+ * Measure a store path the way a seeder and a shim will see it: serialise it as a NAR (nar-source.ts, streaming),
+ * and in the same pass compute NarHash, NarSize and the chunk manifest root (@narthex/content `ingestNar`), and
+ * optionally scan for references.
+ */
+import { type IngestResult, ingestNar } from '@narthex/content'
+import { dumpNar } from './nar-source.js'
+import { ReferenceScanner } from './references.js'
+
+export interface Measurement {
+  /** `sha256:<nix32>`. */
+  readonly narHash: string
+  readonly narSize: number
+  /** Manifest root CID, canonical string. */
+  readonly manifestRoot: string
+  /** With `scanFor`: the candidates found in the NAR, sorted. */
+  readonly references?: readonly string[]
+  readonly ingest: IngestResult
+}
+
+export interface MeasureOptions {
+  /** Full store paths to look for in the NAR (reference scanning). */
+  readonly scanFor?: Iterable<string>
+  /** Environment of `nix-store --dump`. */
+  readonly env?: NodeJS.ProcessEnv
+  readonly signal?: AbortSignal
+}
+
+export async function measurePath(path: string, opts: MeasureOptions = {}): Promise<Measurement> {
+  const scanner = opts.scanFor === undefined ? undefined : new ReferenceScanner(opts.scanFor)
+  const source = dumpNar(path, { env: opts.env, signal: opts.signal })
+  const tee = scanner === undefined ? source : scanning(source, scanner)
+  const ingest = await ingestNar(tee, { signal: opts.signal })
+  return {
+    narHash: ingest.narHash,
+    narSize: ingest.narSize,
+    manifestRoot: ingest.root.toString(),
+    ...(scanner === undefined ? {} : { references: scanner.found() }),
+    ingest
+  }
+}
+
+async function* scanning(
+  source: AsyncIterable<Uint8Array>,
+  scanner: ReferenceScanner
+): AsyncGenerator<Uint8Array> {
+  for await (const piece of source) {
+    scanner.feed(piece)
+    yield piece
+  }
+}
