@@ -6,7 +6,12 @@
  *
  *   pnpm build && pnpm exec tsx --conditions=source bench/orchestrator/ingest.bench.ts
  */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { parseAttestation, verifyAttestation } from '@narthex/consensus'
+import { formatPublicKey, formatSecretKey } from '@narthex/nix'
+import { createOrchestrator, resolveConfig } from '@narthex/orchestrator'
 import { load, median } from './client.js'
 import { makeAttestations, makeKeys, postRequest, startNullServer, startOrchestrator } from './common.js'
 
@@ -49,6 +54,42 @@ async function single(connections: number, floor = false): Promise<number> {
   }
 }
 
+/** The ingest pipeline without HTTP: an in-process orchestrator's service, `concurrency` batches in flight. */
+async function inProcess(size: number, concurrency: number): Promise<number> {
+  const dir = await mkdtemp(join(tmpdir(), 'narthex-bench-inproc-'))
+  await writeFile(join(dir, 'o.sec'), formatSecretKey(keys.orchestrator))
+  const o = createOrchestrator({
+    config: resolveConfig({
+      dataDir: join(dir, 'data'),
+      keyFile: join(dir, 'o.sec'),
+      port: 0,
+      quorum: 2,
+      p2pListen: [],
+      trust: keys.builders.map((b) => ({ key: formatPublicKey(b.publicKey), revoked: false }))
+    })
+  })
+  await o.start()
+  const items = texts.map((t) => JSON.parse(t) as unknown)
+  try {
+    const t0 = process.hrtime.bigint()
+    let next = 0
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        while (next < items.length) {
+          const batch = items.slice(next, next + size)
+          next += size
+          const results = await o.service.submitBatch(batch)
+          if (results.some((r) => !('ok' in r))) throw new Error('an attestation was refused')
+        }
+      })
+    )
+    return items.length / (Number(process.hrtime.bigint() - t0) / 1e9)
+  } finally {
+    await o.stop()
+    await rm(dir, { recursive: true, force: true })
+  }
+}
+
 async function batched(size: number, connections: number): Promise<number> {
   const o = await startOrchestrator(keys, 2)
   const bodies: string[] = []
@@ -72,6 +113,7 @@ async function batched(size: number, connections: number): Promise<number> {
 
 const results: Record<string, number[]> = {
   baseline: [],
+  inprocess: [],
   floor16: [],
   single16: [],
   single64: [],
@@ -79,6 +121,7 @@ const results: Record<string, number[]> = {
 }
 for (let round = 0; round < ROUNDS; round++) {
   results.baseline!.push(baseline())
+  results.inprocess!.push(await inProcess(100, 16))
   results.floor16!.push(await single(16, true))
   results.single16!.push(await single(16))
   results.single64!.push(await single(64))
@@ -92,6 +135,7 @@ for (let round = 0; round < ROUNDS; round++) {
 const base = median(results.baseline!)
 const rows = [
   ['parse + verify only, 1 core (baseline)', base],
+  ['ingest without HTTP: verify + durable write, 16 batches of 100 in flight', median(results.inprocess!)],
   ['HTTP floor: node:http that only parses the body, 16 connections', median(results.floor16!)],
   ['HTTP, 1 attestation per request, 16 connections', median(results.single16!)],
   ['HTTP, 1 attestation per request, 64 connections', median(results.single64!)],

@@ -28,6 +28,7 @@ import {
   RECENT_ATTESTATIONS,
   SSE_REPLAY_EVENTS
 } from './constants.js'
+import { CryptoWorkers } from './crypto-workers.js'
 import {
   AttestationFromFutureError,
   InvalidRequestError,
@@ -38,7 +39,6 @@ import { EventLog } from './events.js'
 import type { Metrics } from './metrics.js'
 import { agreementNarinfo } from './narinfo.js'
 import type { AgreementRecord, Store } from './store.js'
-import { Verifier } from './verifier.js'
 
 const log = createDebug('narthex:orchestrator')
 
@@ -80,7 +80,6 @@ export class Service {
   readonly events = new EventLog(SSE_REPLAY_EVENTS)
   readonly metrics: Metrics
   readonly publicKey: string
-  private readonly key: SecretKey
   private readonly store: Store
   private readonly now: () => number
   /** Signed narinfo of every agreement, by output path, with its response headers. */
@@ -90,15 +89,16 @@ export class Service {
   /** Writes not yet durable, per output path. */
   private readonly inFlight = new Map<string, number>()
   /** seq → its durable-write promise, so a duplicate of an in-flight attestation is acknowledged only when durable. */
-  private readonly pendingSeq = new Map<number, Promise<void>>()
+  private readonly pendingSeq = new Map<number, Promise<unknown>>()
   private readonly recentList: StoredAttestation[] = []
   readonly startedAt: number
-  private readonly verifier: Verifier
+  private readonly crypto: CryptoWorkers
+  /** Submissions are recorded in the ledger in arrival order, one after the other, through this chain. */
+  private recordChain: Promise<void> = Promise.resolve()
   /** Set by the orchestrator's stop(): new submissions are refused. */
   stopping = false
 
   constructor(init: ServiceInit) {
-    this.key = init.key
     this.store = init.store
     this.metrics = init.metrics
     this.now = init.now ?? Date.now
@@ -108,13 +108,14 @@ export class Service {
       trust: createTrust(init.config.trust.map((t) => ({ publicKey: t.key, revoked: t.revoked })))
     })
     this.startedAt = this.now()
-    this.verifier = new Verifier({
-      keys: this.ledger.builders().flatMap((b) => (b.trusted === null ? [] : [b.trusted.publicKey]))
+    this.crypto = new CryptoWorkers({
+      keys: this.ledger.builders().flatMap((b) => (b.trusted === null ? [] : [b.trusted.publicKey])),
+      signingKey: init.key
     })
   }
 
   async close(): Promise<void> {
-    await this.verifier.stop()
+    await this.crypto.stop()
   }
 
   /**
@@ -138,14 +139,14 @@ export class Service {
     const ops = []
     for (const change of changes) {
       if (change.newAgreement !== null) {
-        const record = this.sign(change.newAgreement)
+        const record = await this.sign(change.newAgreement)
         records.set(record.agreement.claim.outPath, record)
         ops.push(this.store.putAgreementOp(record))
       }
     }
     for (const [outPath, r] of records) {
       if (r.signedBy !== this.publicKey) {
-        const record = this.sign(r.agreement)
+        const record = await this.sign(r.agreement)
         records.set(outPath, record)
         ops.push(this.store.putAgreementOp(record))
       }
@@ -253,14 +254,23 @@ export class Service {
           `attestation time ${new Date(att.time).toISOString()} is more than ${MAX_CLOCK_SKEW_MS / 60000} minutes ahead of the orchestrator's clock`
         )
       }
-      // Verified on the thread pool: the event loop keeps answering narinfo requests meanwhile.
-      if (!(await this.verifier.verify(att, this.ledger.trustedKey(att)))) {
-        throw new AttestationSignatureError(
-          `the signature does not verify with builder ${JSON.stringify(att.builder)}'s key`
-        )
-      }
-      if (this.store.failed) throw new StorageUnavailableError('storage failed; restart the orchestrator')
-      result = this.ledger.submitVerified(att, this.now())
+      // Verified in the crypto workers, in parallel with other submissions; recorded strictly in arrival order
+      // (the chain), so a batch is applied in its order whatever order its signatures are verified in.
+      const verified = this.crypto.verify(att, this.ledger.trustedKey(att))
+      const recorded = this.recordChain.then(async () => {
+        if (!(await verified)) {
+          throw new AttestationSignatureError(
+            `the signature does not verify with builder ${JSON.stringify(att.builder)}'s key`
+          )
+        }
+        if (this.store.failed) throw new StorageUnavailableError('storage failed; restart the orchestrator')
+        return this.ledger.submitVerified(att, this.now())
+      })
+      this.recordChain = recorded.then(
+        () => {},
+        () => {}
+      )
+      result = await recorded
     } catch (err) {
       this.metrics.attestations.inc({ result: 'rejected', reason: (err as Error).name })
       throw err
@@ -272,18 +282,21 @@ export class Service {
       return { result: 'duplicate', seq: result.stored.seq, output: result.output }
     }
     const { stored, output, change } = result
-    const ops = [this.store.putAttestationOp(stored)]
-    let record: AgreementRecord | null = null
-    if (change.newAgreement !== null) {
-      record = this.sign(change.newAgreement)
-      ops.push(this.store.putAgreementOp(record))
-    }
+    // From here until the write is durable, the output serves nothing new and a duplicate of this attestation
+    // waits for it.
     if (!output.decision.served) this.served.delete(output.hashPart)
     this.inFlight.set(output.outPath, (this.inFlight.get(output.outPath) ?? 0) + 1)
-    const write = this.store.write(ops)
-    this.pendingSeq.set(stored.seq, write)
+    const durable = (async (): Promise<AgreementRecord | null> => {
+      const ops = [this.store.putAttestationOp(stored)]
+      const rec = change.newAgreement === null ? null : await this.sign(change.newAgreement)
+      if (rec !== null) ops.push(this.store.putAgreementOp(rec))
+      await this.store.write(ops)
+      return rec
+    })()
+    this.pendingSeq.set(stored.seq, durable)
+    let record: AgreementRecord | null
     try {
-      await write
+      record = await durable
     } catch (err) {
       this.metrics.attestations.inc({ result: 'rejected', reason: (err as Error).name })
       throw err
@@ -319,8 +332,9 @@ export class Service {
     )
   }
 
-  private sign(agreement: Agreement): AgreementRecord {
-    return { agreement, narinfo: agreementNarinfo(agreement, this.key), signedBy: this.publicKey }
+  private async sign(agreement: Agreement): Promise<AgreementRecord> {
+    const narinfo = await agreementNarinfo(agreement, (fp) => this.crypto.sign(fp))
+    return { agreement, narinfo, signedBy: this.publicKey }
   }
 
   private refreshServing(output: OutputState): void {

@@ -1,14 +1,18 @@
 import assert from 'node:assert/strict'
 import { parseAttestation } from '@narthex/consensus'
 import { generateSecretKey } from '@narthex/nix'
-import { Verifier } from '../src/verifier.js'
+import { CryptoWorkers } from '../src/crypto-workers.js'
 import { attest } from './helpers.js'
 
-describe('Verifier (worker threads)', () => {
+describe('CryptoWorkers (worker threads)', () => {
   it('answers like verifyAttestation for a burst of good and bad signatures, in order', async () => {
     const keys = [generateSecretKey('v-1'), generateSecretKey('v-2')]
     const impostor = generateSecretKey('v-1')
-    const verifier = new Verifier({ keys: keys.map((k) => k.publicKey), threads: 2 })
+    const verifier = new CryptoWorkers({
+      keys: keys.map((k) => k.publicKey),
+      signingKey: keys[0]!,
+      threads: 2
+    })
     try {
       const cases = Array.from({ length: 200 }, (_, i) => {
         const signer = i % 5 === 0 ? impostor : keys[i % 2]!
