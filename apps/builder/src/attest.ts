@@ -45,6 +45,8 @@ export interface AttestInit {
   readonly seeder?: LocalSeeder
   readonly now?: () => number
   readonly signal?: AbortSignal
+  /** Read store files with blocking system calls (see `MeasureOptions.blocking`); the CLI sets it. */
+  readonly blocking?: boolean
   /** Called once per output when it has been measured (for progress output). */
   readonly onMeasured?: (o: MeasuredOutput) => void
 }
@@ -109,7 +111,7 @@ async function measureRegistered(
       }
       drv = { drvPath: info.deriver, outputName: name }
     }
-    const m = await measurePath(info.path, { env: init.nix?.env, signal: init.signal })
+    const m = await measurePath(info.path, { blocking: init.blocking, signal: init.signal })
     if (m.narHash !== info.narHash || m.narSize !== info.narSize) {
       throw new StorePathCorruptError(
         `${info.path}: its NAR hashes to ${m.narHash} (${m.narSize} bytes) but Nix registered ${info.narHash} (${info.narSize} bytes); run nix-store --verify --check-contents`
@@ -242,7 +244,7 @@ export async function buildAndAttest(targets: readonly string[], init: BuildInit
         const candidates = new Set([...closure, ...[...(outputs.get(drvPath) ?? new Map()).values()]])
         const m = await measurePath(checkPath, {
           scanFor: candidates,
-          env: init.nix?.env,
+          blocking: init.blocking,
           signal: init.signal
         })
         const info = {

@@ -1,10 +1,10 @@
 /**
- * Measure a store path the way a seeder and a shim will see it: serialise it as a NAR (nar-source.ts, streaming),
- * and in the same pass compute NarHash, NarSize and the chunk manifest root (@narthex/content `ingestNar`), and
- * optionally scan for references.
+ * Measure a store path the way a seeder and a shim will see it: serialise it as a NAR (@narthex/nix `dumpPath`,
+ * streaming; the same bytes as `nix-store --dump`), and in the same pass compute NarHash, NarSize and the chunk
+ * manifest root (@narthex/content `ingestNar`), and optionally scan for references.
  */
 import { type IngestResult, ingestNar } from '@narthex/content'
-import { dumpNar } from './nar-source.js'
+import { dumpPath } from '@narthex/nix'
 import { ReferenceScanner } from './references.js'
 
 export interface Measurement {
@@ -21,14 +21,17 @@ export interface Measurement {
 export interface MeasureOptions {
   /** Full store paths to look for in the NAR (reference scanning). */
   readonly scanFor?: Iterable<string>
-  /** Environment of `nix-store --dump`. */
-  readonly env?: NodeJS.ProcessEnv
+  /**
+   * Read files with blocking system calls (faster on many small files, but stalls the event loop per read):
+   * right for the CLI, which does nothing else meanwhile. Default false.
+   */
+  readonly blocking?: boolean
   readonly signal?: AbortSignal
 }
 
 export async function measurePath(path: string, opts: MeasureOptions = {}): Promise<Measurement> {
   const scanner = opts.scanFor === undefined ? undefined : new ReferenceScanner(opts.scanFor)
-  const source = dumpNar(path, { env: opts.env, signal: opts.signal })
+  const source = dumpPath(path, { blocking: opts.blocking === true, signal: opts.signal })
   const tee = scanner === undefined ? source : scanning(source, scanner)
   const ingest = await ingestNar(tee, { signal: opts.signal })
   return {

@@ -27,7 +27,7 @@ Flags:
     if (values.key === undefined) throw new UsageError('--key FILE is required')
     if (positionals.length === 0) throw new UsageError('give at least one STORE_PATH')
     const key = parseSecretKey(await readFile(values.key, 'utf8'))
-    const outputs = await attestPaths(positionals, { key, orchestrator: values.orchestrator })
+    const outputs = await attestPaths(positionals, { key, orchestrator: values.orchestrator, blocking: true })
     return report(outputs, io.stdout)
   }
 }

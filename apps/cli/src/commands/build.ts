@@ -34,7 +34,8 @@ Flags:
     const result = await buildAndAttest(positionals, {
       key,
       orchestrator: values.orchestrator,
-      check: values.check === true
+      check: values.check === true,
+      blocking: true
     })
     if (result.nonDeterministic) {
       await writeText(
