@@ -25,6 +25,14 @@ export class Counter {
     this.values.set(key, (this.values.get(key) ?? 0) + by)
   }
 
+  /** An increment function for one fixed label set, formatted once (for hot paths). */
+  bind(labels: Labels): (by?: number) => void {
+    const key = formatLabels(labels)
+    return (by = 1) => {
+      this.values.set(key, (this.values.get(key) ?? 0) + by)
+    }
+  }
+
   get(labels: Labels = {}): number {
     return this.values.get(formatLabels(labels)) ?? 0
   }

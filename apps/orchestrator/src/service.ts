@@ -93,6 +93,8 @@ export class Service {
   private readonly recentList: StoredAttestation[] = []
   readonly startedAt: number
   private readonly crypto: CryptoWorkers
+  private readonly countAccepted: () => void
+  private readonly countDuplicate: () => void
   /** Submissions are recorded in the ledger in arrival order, one after the other, through this chain. */
   private recordChain: Promise<void> = Promise.resolve()
   /** Set by the orchestrator's stop(): new submissions are refused. */
@@ -101,6 +103,8 @@ export class Service {
   constructor(init: ServiceInit) {
     this.store = init.store
     this.metrics = init.metrics
+    this.countAccepted = init.metrics.attestations.bind({ result: 'accepted' })
+    this.countDuplicate = init.metrics.attestations.bind({ result: 'duplicate' })
     this.now = init.now ?? Date.now
     this.publicKey = formatPublicKey(init.key.publicKey)
     this.ledger = createLedger({
@@ -276,7 +280,7 @@ export class Service {
       throw err
     }
     if (result.kind === 'duplicate') {
-      this.metrics.attestations.inc({ result: 'duplicate' })
+      this.countDuplicate()
       const pending = this.pendingSeq.get(result.stored.seq)
       if (pending !== undefined) await pending
       return { result: 'duplicate', seq: result.stored.seq, output: result.output }
@@ -311,7 +315,7 @@ export class Service {
     }
     this.refreshServing(output)
     this.remember(stored)
-    this.metrics.attestations.inc({ result: 'accepted' })
+    this.countAccepted()
     if (record !== null) this.metrics.agreements.inc()
     this.publish(stored, output, change, result.equivocation)
     return { result: 'accepted', seq: stored.seq, output }
