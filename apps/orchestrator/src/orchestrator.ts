@@ -112,10 +112,23 @@ class OrchestratorImpl implements Orchestrator {
       throw err
     }
     this.store = store
+    try {
+      await this.startServices(key)
+    } catch (err) {
+      // Leave nothing running (workers, database lock, libp2p) when start fails half-way.
+      await this.stop().catch(() => {})
+      throw err
+    }
+    log('listening on %s', this.url)
+  }
+
+  private async startServices(key: SecretKey): Promise<void> {
+    const { config } = this.init
+    const store = this.store!
     const metrics = new Metrics()
     const service = new Service({ config, key, store, metrics, now: this.init.now })
-    await service.load()
     this.service_ = service
+    await service.load()
     const streams = new EventStreams(service.events)
     this.streams = streams
     const counts = () => service.ledger.statusCounts()
@@ -156,7 +169,6 @@ class OrchestratorImpl implements Orchestrator {
     })
     this.server = server
     this.port_ = (server.address() as AddressInfo).port
-    log('listening on %s', this.url)
   }
 
   async stop(): Promise<void> {

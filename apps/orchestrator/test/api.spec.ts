@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict'
 import { request } from 'node:http'
+import { join } from 'node:path'
 import {
   fingerprint,
+  formatPublicKey,
   generateSecretKey,
   parseNarinfo,
   parsePublicKey,
@@ -9,6 +11,7 @@ import {
   verifyNarinfo
 } from '@narthex/nix'
 import { waitFor } from '../../../test/util/index.js'
+import { createOrchestrator, resolveConfig } from '../src/index.js'
 import { attest, get, type Harness, hashPartOf, type Json, post, startHarness, storePath } from './helpers.js'
 
 describe('orchestrator HTTP API', () => {
@@ -333,6 +336,27 @@ describe('orchestrator HTTP API', () => {
       (await post(`${h.orchestrator.url}/api/v1/attestations`, attest(b1!, 'r'))).json.result,
       'duplicate'
     )
+  })
+
+  it('fails to start cleanly when the port is taken or the data directory is in use', async () => {
+    h = await startHarness()
+    const config = {
+      ...resolveConfig({
+        dataDir: join(h.dir, 'other'),
+        keyFile: join(h.dir, 'orchestrator.sec'),
+        quorum: 1,
+        trust: [{ key: formatPublicKey(h.builders[0]!.publicKey), revoked: false }],
+        p2pListen: []
+      }),
+      port: h.orchestrator.port
+    }
+    await assert.rejects(createOrchestrator({ config }).start(), { code: 'EADDRINUSE' })
+    // The failed start released its database: a second start on the same directory works.
+    const again = createOrchestrator({ config: { ...config, port: 0 } })
+    await again.start()
+    await again.stop()
+    const sameDir = createOrchestrator({ config: { ...config, dataDir: join(h.dir, 'data'), port: 0 } })
+    await assert.rejects(sameDir.start(), { name: 'InvalidConfigError', message: /another orchestrator/ })
   })
 
   it('serves the dashboard and its assets with a strict CSP', async () => {
