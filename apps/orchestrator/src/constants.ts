@@ -82,3 +82,21 @@ export const STORE_DIR = '/nix/store'
 
 /** Version of the level database layout; a different stored version refuses to start rather than misread. */
 export const DB_LAYOUT_VERSION = 1
+
+/** The private Kademlia DHT protocol of the narthex network (docs/p2p.md): apart from the public IPFS DHT. */
+export const KAD_PROTOCOL = '/narthex/kad/1.0.0'
+
+/** File of the bootstrap node's libp2p key inside `<data>/p2p/` (libp2p's protobuf encoding, mode 0600). */
+export const PEER_KEY_FILE = 'peer.key'
+
+/**
+ * Connections the bootstrap node keeps. Every seeder and shim connects to it first; 500 is far above a small
+ * network and bounded (each idle connection costs a few KiB).
+ */
+export const P2P_MAX_CONNECTIONS = 500
+
+/**
+ * New inbound connections accepted per second from one IP. libp2p's default (5) makes many nodes behind one
+ * address (a test, a NAT) get ECONNRESET when they start together; 50 keeps a bound against floods.
+ */
+export const P2P_INBOUND_CONNECTION_THRESHOLD = 50
