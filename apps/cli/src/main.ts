@@ -25,6 +25,7 @@ export const COMMANDS: Readonly<Record<string, Entry>> = {
     summary: 'start a whole network on loopback and show Nix using it',
     load: () => import('./commands/demo.js')
   },
+  fetch: { summary: 'download one NAR from the swarm to stdout', load: () => import('./commands/fetch.js') },
   keygen: { summary: 'generate a Nix signing key pair', load: () => import('./commands/keygen.js') },
   'nar dump': {
     summary: 'serialise a path as a NAR to stdout',
