@@ -38,6 +38,7 @@ export {
 export { CHUNKER, CHUNKERS, MANIFEST_VERSION, MAX_CHUNK_SIZE, MAX_MANIFEST_BYTES } from './constants.js'
 export * from './errors.js'
 export { type ChunkerParams, checkChunkerParams, chunkBytes, FastCdc, GEAR } from './fastcdc.js'
+export { type HashSession, HashWorkers, toShared } from './hash-workers.js'
 export { type Chunk, type IngestOptions, type IngestResult, ingestNar } from './ingest.js'
 export {
   checkManifestRoot,

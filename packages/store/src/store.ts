@@ -12,6 +12,7 @@ import {
   checkRawCid,
   DAG_CBOR_CODE,
   decodeManifest,
+  HashWorkers,
   ingestNar,
   MAX_CHUNK_SIZE,
   type Manifest,
@@ -154,6 +155,8 @@ export class LevelStore extends EventTarget {
   private readonly init: StoreInit
   private db: Level<string, unknown> | undefined
   private readonly mutex = new Mutex()
+  /** SHA-256 threads for imports (started with the store, spawned on the first import). */
+  private readonly hashWorkers = new HashWorkers()
   private readonly fsync: boolean
   /** Shard directories that received a rename not yet made durable by a directory fsync. */
   private readonly dirtyDirs = new Set<string>()
@@ -191,6 +194,7 @@ export class LevelStore extends EventTarget {
       throw err
     }
     this.db = db
+    this.hashWorkers.start()
     // Temp files are only ever written by the process holding the lock: any found now are leftovers of a crash.
     const tmp = join(this.dir, TMP_DIR)
     const leftovers = await readdir(tmp)
@@ -203,6 +207,7 @@ export class LevelStore extends EventTarget {
     if (db === undefined) return
     await this.mutex.run(async () => {})
     this.db = undefined
+    await this.hashWorkers.stop()
     await db.close()
   }
 
@@ -414,6 +419,7 @@ export class LevelStore extends EventTarget {
       const result = await ingestNar(bounded(source), {
         signal,
         params: this.init.chunker ?? CHUNKER,
+        hashWorkers: this.hashWorkers,
         onChunk: async ({ cid, bytes }) => {
           if (firstError !== undefined) throw firstError
           const key = cid.toString()
