@@ -15,7 +15,6 @@ import {
   createReadStream,
   fsync,
   open as openCb,
-  readdirSync,
   readFileSync,
   rename as renameCb,
   write
