@@ -10,7 +10,8 @@
  *   CIDv1(raw, sha2-256 of its bytes) ({@link chunkCid}).
  * - **Manifest**: ordered chunk ids and sizes plus NarHash and NarSize, encoded as deterministic DAG-CBOR; its
  *   CID(dag-cbor) is the manifest root ({@link encodeManifest}, {@link decodeManifest}, {@link manifestRoot}).
- * - {@link ingestNar}: one streaming pass over a NAR yields NarHash, NarSize, chunks and manifest.
+ * - {@link ingestNar}: one streaming pass over a NAR yields NarHash, NarSize, chunks and manifest; with a started
+ *   {@link HashWorkers} (start()/stop()), its SHA-256 work runs on two worker threads.
  * - {@link verifyChunk}, {@link verifyManifest}: check what came from a peer or a disk before using it.
  *
  * Pure: bytes or async iterables in, values out; no file system, network or database.
