@@ -34,11 +34,11 @@ export const MAX_CHUNK_SIZE: number = Math.max(...Object.values(CHUNKERS).map((c
 export const MAX_MANIFEST_BYTES: number = 16 * 1024 * 1024
 
 /**
- * How many chunk digests ingestNar keeps in flight (on the thread pool or the chunk hash worker): 64 chunks of
- * ~64 KiB is ~4 MiB, enough that a worker scheduled late on a busy machine does not stall the chunker, while
- * bounding the bytes held to 64 × maxSize.
+ * How many bytes of chunks ingestNar keeps waiting for their digests (on the thread pool or the chunk hash
+ * worker): 16 MiB, ~256 chunks, so that the chunker runs on while a hashing thread waits for a core on a busy
+ * machine (with 4 MiB it stalled measurably at load average 15 on 2 cores).
  */
-export const INGEST_HASH_WINDOW = 64
+export const INGEST_HASH_WINDOW: number = 16 * 1024 * 1024
 
 /**
  * The most bytes an ingest hands to the NarHash worker ahead of its hashing before it waits: 16 reads of 1 MiB,

@@ -1,14 +1,15 @@
 /**
  * One streaming pass over a NAR: it computes the NarHash and NarSize, cuts the NAR into chunks (handed to the
  * caller in order as they are found, with their ids), and builds the manifest. The NAR is never held whole:
- * memory is bounded by INGEST_HASH_WINDOW chunks of at most maxSize plus what the caller keeps.
+ * memory is bounded by INGEST_HASH_WINDOW bytes of chunks (plus one chunk), the read-ahead, and what the
+ * caller keeps.
  *
  * Two SHA-256 passes are needed (the NarHash over the whole NAR and one per chunk), and SHA-256 is the dominant
  * cost, so they run off this thread, which only chunks. With `hashWorkers` (started), the NarHash and the chunk
  * digests are computed on those two worker threads: each piece is copied once into a SharedArrayBuffer (unless it
  * already is one), and the workers read it in place. Without, the NarHash is computed here and chunk digests
- * through WebCrypto's `subtle.digest`, which Node runs on the libuv thread pool. Up to INGEST_HASH_WINDOW chunk
- * digests are in flight; chunks are still delivered strictly in order.
+ * through WebCrypto's `subtle.digest`, which Node runs on the libuv thread pool. Chunks of up to
+ * INGEST_HASH_WINDOW bytes wait for their digests; they are still delivered strictly in order.
  */
 import { createHash, webcrypto } from 'node:crypto'
 import { formatSha256 } from '@narthex/nix'
@@ -99,6 +100,7 @@ export async function ingestNar(
   const narHasher = session === undefined ? createHash('sha256') : undefined
   const chunks: ManifestChunk[] = []
   const window: Pending[] = []
+  let windowBytes = 0
   let narSize = 0
   let offset = 0
 
@@ -112,7 +114,12 @@ export async function ingestNar(
     digest.catch(() => {})
     window.push({ bytes, offset, digest })
     offset += bytes.length
-    if (window.length >= INGEST_HASH_WINDOW) await deliver(window.shift()!)
+    windowBytes += bytes.length
+    while (windowBytes >= INGEST_HASH_WINDOW) {
+      const p = window.shift()!
+      windowBytes -= p.bytes.length
+      await deliver(p)
+    }
   }
   /** Queue the chunks that end in `piece` (on the workers: one request for all of them). */
   const enqueueAll = async (piece: Uint8Array, found: Uint8Array[]): Promise<void> => {

@@ -16,10 +16,11 @@ export const QUARANTINE_DIR = 'quarantine'
 export const SHARD_SUFFIX = 2
 
 /**
- * Chunk writes in flight per import (queued to or being made by the writer threads): 32 keeps every writer thread
- * busy with a batch and the next one queued, while holding at most 32 × maxSize of chunk bytes.
+ * Chunk writes in flight per import (queued to or being made by the writer threads): 128 (~8 MiB at the default
+ * chunker) keeps every writer thread several batches ahead, so a writer waiting for a core on a busy machine does
+ * not stall the import, while holding at most 128 × maxSize of chunk bytes.
  */
-export const WRITE_CONCURRENCY = 32
+export const WRITE_CONCURRENCY = 128
 
 /**
  * Chunks per message to a writer thread: one message per 8 chunks (~512 KiB) instead of five thread-pool round
