@@ -17,7 +17,8 @@ export const COMMANDS: Readonly<Record<string, Entry>> = {
     summary: 'start a whole network on loopback and show Nix using it',
     load: () => import('./commands/demo.js')
   },
-  keygen: { summary: 'generate a Nix signing key pair', load: () => import('./commands/keygen.js') }
+  keygen: { summary: 'generate a Nix signing key pair', load: () => import('./commands/keygen.js') },
+  shim: { summary: 'run the local Nix substituter', load: () => import('./commands/shim.js') }
 }
 
 const USAGE = `narthex: a peer-to-peer, content-addressed network for Nix binaries

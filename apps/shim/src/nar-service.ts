@@ -1,0 +1,319 @@
+/**
+ * Delivering NARs: from the local cache when it has them, else by one network fetch per NAR however many
+ * requests wait for it (single flight), tried source by source (swarm first, then upstreams).
+ *
+ * A fetch spools to a file in the data directory; every request for that NAR streams from the file as verified
+ * bytes arrive, so memory stays flat whatever the NAR size or number of readers, and the finished file becomes the
+ * local cache entry by rename. A request gets its response headers only once its first verified byte exists: a
+ * NAR that cannot be delivered fails with a 4xx/5xx before any header, never as a truncated 200.
+ */
+import { createHash } from 'node:crypto'
+import { type FileHandle, open, unlink } from 'node:fs/promises'
+import { parseSha256 } from '@narthex/nix'
+import createDebug from 'debug'
+import { FIRST_BYTE_TIMEOUT_MS, READ_CHUNK_BYTES } from './constants.js'
+import {
+  NarNotFoundError,
+  NarTimeoutError,
+  NarUnavailableError,
+  NarVerificationError,
+  ShimStoppedError
+} from './errors.js'
+import type { LocalNars, OpenNar } from './local-nars.js'
+import { narFileKey } from './narinfo.js'
+import type { ByteRange } from './routes.js'
+import type { NarFetch, NarRequest, NarSource, Reseeder } from './sources.js'
+
+const log = createDebug('narthex:shim:nar')
+
+export interface NarServiceInit {
+  readonly local: LocalNars
+  /** Tried in order. */
+  readonly sources: readonly NarSource[]
+  readonly reseeder?: Reseeder
+  readonly firstByteTimeoutMs?: number
+}
+
+export interface NarServiceStats {
+  /** Network fetches started (one per NAR per source tried), the figure single-flight keeps at one. */
+  readonly fetches: number
+  readonly fetchesFailed: number
+  readonly servedFromCache: number
+}
+
+export class NarService {
+  readonly #local: LocalNars
+  readonly #sources: readonly NarSource[]
+  readonly #reseeder: Reseeder | undefined
+  readonly #firstByteTimeoutMs: number
+  readonly #flights = new Map<string, Flight>()
+  readonly #stop = new AbortController()
+  #stats = { fetches: 0, fetchesFailed: 0, servedFromCache: 0 }
+
+  constructor(init: NarServiceInit) {
+    this.#local = init.local
+    this.#sources = init.sources
+    this.#reseeder = init.reseeder
+    this.#firstByteTimeoutMs = init.firstByteTimeoutMs ?? FIRST_BYTE_TIMEOUT_MS
+  }
+
+  get stats(): NarServiceStats {
+    return { ...this.#stats }
+  }
+
+  /** Cancel running fetches and wait for them to settle. */
+  async stop(): Promise<void> {
+    this.#stop.abort(new ShimStoppedError('shim stopping'))
+    await Promise.allSettled([...this.#flights.values()].map((f) => f.settled))
+  }
+
+  /** Whether the NAR can be delivered: cached, being fetched, or some source says it has it. */
+  async canDeliver(req: NarRequest, opts: { signal?: AbortSignal } = {}): Promise<boolean> {
+    if (this.#local.has(req.narHash) || this.#flights.has(narFileKey(req.narHash))) return true
+    for (const source of this.#sources) {
+      try {
+        if (await source.has(req, opts)) return true
+      } catch (err) {
+        log('%s.has(%s) failed: %s', source.name, req.storePath, (err as Error).message)
+      }
+    }
+    return false
+  }
+
+  /** Fetch into the local cache without a reader (closure prefetch). Errors are logged, not thrown. */
+  prefetch(req: NarRequest): Promise<void> {
+    if (this.#local.has(req.narHash)) return Promise.resolve()
+    return this.#flight(req).settled
+  }
+
+  /**
+   * Open a NAR for streaming. Resolves once bytes can be sent (first verified byte present); rejects with a typed
+   * error (NarUnavailableError, NarVerificationError, NarTimeoutError...) before anything is sent otherwise.
+   */
+  async open(req: NarRequest, opts: { signal?: AbortSignal } = {}): Promise<OpenNar> {
+    if (this.#local.has(req.narHash)) {
+      try {
+        const nar = await this.#local.open(req.narHash)
+        this.#stats.servedFromCache++
+        return nar
+      } catch (err) {
+        if (!(err instanceof NarNotFoundError)) throw err
+      }
+    }
+    const flight = this.#flight(req)
+    flight.readers++
+    try {
+      await waitReady(flight.ready, this.#firstByteTimeoutMs, opts.signal)
+    } catch (err) {
+      await flight.release()
+      throw err
+    }
+    return { size: req.narSize, read: (range) => flight.read(range), close: () => flight.release() }
+  }
+
+  #flight(req: NarRequest): Flight {
+    const key = narFileKey(req.narHash)
+    let flight = this.#flights.get(key)
+    if (flight === undefined) {
+      flight = new Flight(req, this.#local.tmpPath())
+      this.#flights.set(key, flight)
+      const f = flight
+      f.settled = this.#run(f).finally(() => {
+        if (this.#flights.get(key) === f) this.#flights.delete(key)
+      })
+    }
+    return flight
+  }
+
+  async #run(flight: Flight): Promise<void> {
+    const { req } = flight
+    const signal = this.#stop.signal
+    const reasons: string[] = []
+    try {
+      await flight.create()
+      for (const source of this.#sources) {
+        if (signal.aborted) throw signal.reason
+        let fetch: NarFetch
+        this.#stats.fetches++
+        try {
+          fetch = await source.open(req, { signal })
+        } catch (err) {
+          this.#stats.fetchesFailed++
+          reasons.push(`${source.name}: ${(err as Error).message}`)
+          log('%s cannot deliver %s: %s', source.name, req.storePath, (err as Error).message)
+          continue
+        }
+        try {
+          await flight.consume(fetch)
+          log('fetched %s (%d bytes) from %s', req.storePath, req.narSize, source.name)
+          break
+        } catch (err) {
+          this.#stats.fetchesFailed++
+          reasons.push(`${source.name}: ${(err as Error).message}`)
+          log('%s failed delivering %s: %s', source.name, req.storePath, (err as Error).message)
+          if (flight.published > 0 || signal.aborted) throw err
+          await flight.reset()
+        }
+      }
+      if (flight.received !== req.narSize) {
+        throw new NarUnavailableError(
+          reasons.length === 0
+            ? 'no source for NARs is configured'
+            : `no source delivered the NAR (${reasons.join('; ')})`
+        )
+      }
+      await flight.finish()
+      await this.#local.adopt(req.narHash, flight.path, req.narSize)
+      if (this.#reseeder !== undefined) {
+        await this.#reseeder
+          .seed(req, this.#local.pathOf(req.narHash), { signal })
+          .catch((err: Error) => log('re-seeding %s failed: %s', req.storePath, err.message))
+      }
+    } catch (err) {
+      flight.fail(err as Error)
+      await unlink(flight.path).catch(() => {})
+    } finally {
+      await flight.doneFetching()
+    }
+  }
+}
+
+/** Wait for a flight's first byte, bounded by a timeout and the request's signal. */
+function waitReady(ready: Promise<void>, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => done(new NarTimeoutError('no verified bytes in time')), timeoutMs)
+    const onAbort = () => done(signal!.reason ?? new NarUnavailableError('request aborted'))
+    const done = (err?: unknown) => {
+      clearTimeout(timer)
+      signal?.removeEventListener('abort', onAbort)
+      if (err === undefined) resolve()
+      else reject(err)
+    }
+    if (signal?.aborted) return onAbort()
+    signal?.addEventListener('abort', onAbort, { once: true })
+    ready.then(() => done(), done)
+  })
+}
+
+/** One NAR being fetched into a spool file, readable while it grows. */
+class Flight {
+  readonly req: NarRequest
+  readonly path: string
+  settled: Promise<void> = Promise.resolve()
+  /** Bytes written to the spool. */
+  received = 0
+  /** Bytes readers may send (verified). */
+  published = 0
+  readers = 0
+  readonly ready: Promise<void>
+  #fh: FileHandle | undefined
+  #fetching = true
+  #error: Error | undefined
+  #wake: (() => void)[] = []
+  #resolveReady!: () => void
+  #rejectReady!: (err: Error) => void
+
+  constructor(req: NarRequest, path: string) {
+    this.req = req
+    this.path = path
+    this.ready = new Promise((resolve, reject) => {
+      this.#resolveReady = resolve
+      this.#rejectReady = reject
+    })
+    this.ready.catch(() => {}) // a prefetch has no reader to see the rejection
+  }
+
+  async create(): Promise<void> {
+    this.#fh = await open(this.path, 'w+', 0o600)
+  }
+
+  /** Write a source's stream to the spool, publishing as it goes when the source verifies its bytes. */
+  async consume(fetch: NarFetch): Promise<void> {
+    const fh = this.#fh!
+    const hash = createHash('sha256')
+    const size = this.req.narSize
+    for await (const chunk of fetch.stream) {
+      if (this.received + chunk.length > size) throw new NarVerificationError('NAR is longer than NarSize')
+      let off = 0
+      while (off < chunk.length) {
+        const { bytesWritten } = await fh.write(chunk, off, chunk.length - off, this.received + off)
+        off += bytesWritten
+      }
+      hash.update(chunk)
+      this.received += chunk.length
+      if (fetch.verified) this.#publish(this.received)
+    }
+    if (this.received !== size)
+      throw new NarVerificationError(`NAR is ${this.received} bytes, NarSize is ${size}`)
+    if (!hash.digest().equals(Buffer.from(parseSha256(this.req.narHash)))) {
+      throw new NarVerificationError('NAR does not hash to the agreed NarHash')
+    }
+  }
+
+  /** Forget a failed attempt that published nothing, so the next source starts at offset 0. */
+  async reset(): Promise<void> {
+    this.received = 0
+    await this.#fh!.truncate(0)
+  }
+
+  /** The whole NAR is verified: make it durable and readable in full. */
+  async finish(): Promise<void> {
+    await this.#fh!.datasync()
+    this.#publish(this.received)
+  }
+
+  fail(err: Error): void {
+    this.#error = err
+    this.#rejectReady(err)
+    this.#wakeAll()
+  }
+
+  async doneFetching(): Promise<void> {
+    this.#fetching = false
+    this.#wakeAll()
+    await this.#maybeClose()
+  }
+
+  async release(): Promise<void> {
+    this.readers--
+    await this.#maybeClose()
+  }
+
+  async *read(range: ByteRange): AsyncGenerator<Uint8Array> {
+    let pos = range.start
+    while (pos < range.end) {
+      if (pos >= this.published) {
+        if (this.#error !== undefined) throw this.#error
+        if (!this.#fetching) throw new NarUnavailableError('fetch ended early')
+        await new Promise<void>((resolve) => this.#wake.push(resolve))
+        continue
+      }
+      const n = Math.min(READ_CHUNK_BYTES, range.end - pos, this.published - pos)
+      const buf = Buffer.allocUnsafe(n)
+      const { bytesRead } = await this.#fh!.read(buf, 0, n, pos)
+      if (bytesRead === 0) throw new NarUnavailableError('spool shorter than published')
+      pos += bytesRead
+      yield bytesRead === n ? buf : buf.subarray(0, bytesRead)
+    }
+  }
+
+  #publish(upTo: number): void {
+    if (upTo <= this.published) return
+    this.published = upTo
+    this.#resolveReady()
+    this.#wakeAll()
+  }
+
+  #wakeAll(): void {
+    const wake = this.#wake
+    this.#wake = []
+    for (const w of wake) w()
+  }
+
+  async #maybeClose(): Promise<void> {
+    if (this.#fetching || this.readers > 0 || this.#fh === undefined) return
+    const fh = this.#fh
+    this.#fh = undefined
+    await fh.close().catch(() => {})
+  }
+}
