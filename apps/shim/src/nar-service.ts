@@ -129,6 +129,7 @@ export class NarService {
     const { req } = flight
     const signal = this.#stop.signal
     const reasons: string[] = []
+    let onlyMissing = true
     try {
       await flight.create()
       for (const source of this.#sources) {
@@ -139,6 +140,7 @@ export class NarService {
           fetch = await source.open(req, { signal })
         } catch (err) {
           this.#stats.fetchesFailed++
+          if (!(err instanceof NarNotFoundError)) onlyMissing = false
           reasons.push(`${source.name}: ${(err as Error).message}`)
           log('%s cannot deliver %s: %s', source.name, req.storePath, (err as Error).message)
           continue
@@ -149,6 +151,7 @@ export class NarService {
           break
         } catch (err) {
           this.#stats.fetchesFailed++
+          onlyMissing = false
           reasons.push(`${source.name}: ${(err as Error).message}`)
           log('%s failed delivering %s: %s', source.name, req.storePath, (err as Error).message)
           if (flight.published > 0 || signal.aborted) throw err
@@ -156,6 +159,9 @@ export class NarService {
         }
       }
       if (flight.received !== req.narSize) {
+        // Every source said "not here": 404 (Nix tries its next substituter). Any real failure: 502.
+        if (onlyMissing)
+          throw new NarNotFoundError(`no source has the NAR (${reasons.join('; ') || 'none configured'})`)
         throw new NarUnavailableError(
           reasons.length === 0
             ? 'no source for NARs is configured'

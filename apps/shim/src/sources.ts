@@ -51,8 +51,8 @@ export interface NarSource {
   has(req: NarRequest, opts?: { signal?: AbortSignal }): Promise<boolean>
   /**
    * Start fetching. Resolves once bytes are flowing (for a verified stream: once the first verified bytes are
-   * there), so a source that cannot deliver fails here, before the shim has sent any header. Rejects with a typed
-   * error when the source does not have the NAR or fails.
+   * there), so a source that cannot deliver fails here, before the shim has sent any header. Rejects with
+   * NarNotFoundError when the source does not have the NAR, another typed error when it fails.
    */
   open(req: NarRequest, opts?: { signal?: AbortSignal }): Promise<NarFetch>
 }

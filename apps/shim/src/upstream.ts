@@ -12,7 +12,7 @@ import { createBrotliDecompress, createGunzip } from 'node:zlib'
 import { parseStorePath } from '@narthex/nix'
 import createDebug from 'debug'
 import { DELIVERABLE_TTL_MS, MAX_NARINFO_BYTES } from './constants.js'
-import { NarUnavailableError, UnsupportedCompressionError, UpstreamError } from './errors.js'
+import { NarNotFoundError, UnsupportedCompressionError, UpstreamError } from './errors.js'
 import { readText, withTimeout } from './http-client.js'
 import { readNarinfo } from './narinfo.js'
 import type { NarFetch, NarRequest, NarSource } from './sources.js'
@@ -53,7 +53,7 @@ export class UpstreamSource implements NarSource {
 
   async open(req: NarRequest, opts: { signal?: AbortSignal } = {}): Promise<NarFetch> {
     const where = await this.#locate(req, opts.signal)
-    if (where === undefined) throw new NarUnavailableError(`${this.#base} does not have ${req.storePath}`)
+    if (where === undefined) throw new NarNotFoundError(`${this.#base} does not have ${req.storePath}`)
     let res: Response
     try {
       res = await fetch(where.url, opts.signal === undefined ? {} : { signal: opts.signal })
