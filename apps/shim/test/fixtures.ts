@@ -115,3 +115,62 @@ export function raw(
     sock.write(text)
   })
 }
+
+/**
+ * A NarSource over NARs held in memory, implementing the contract the swarm downloader fulfils (verified bytes,
+ * in order, `open` resolving with the first bytes ready). It lets the tests drive what a network cannot be made
+ * to do on cue: hold after the first chunk, fail mid-stream, record what the shim asked for.
+ */
+export class MemorySource {
+  readonly name = 'memory'
+  readonly nars = new Map<string, Buffer>()
+  readonly requests: { narHash: string; manifestRoot?: string }[] = []
+  chunkSize = 64 * 1024
+  /** When set, the stream stops after this many bytes until `release()`. */
+  holdAfter: number | undefined
+  /** When set, the stream fails after this many bytes. */
+  failAfter: number | undefined
+  #release: (() => void) | undefined
+  #gate: Promise<void> | undefined
+
+  add(p: FakePath): void {
+    this.nars.set(p.narHash, p.bytes)
+  }
+
+  hold(after: number): void {
+    this.holdAfter = after
+    this.#gate = new Promise((resolve) => {
+      this.#release = resolve
+    })
+  }
+
+  release(): void {
+    this.#release?.()
+  }
+
+  async has(req: { narHash: string }): Promise<boolean> {
+    return this.nars.has(req.narHash)
+  }
+
+  async open(req: { narHash: string; manifestRoot?: string }) {
+    this.requests.push(
+      req.manifestRoot === undefined
+        ? { narHash: req.narHash }
+        : { narHash: req.narHash, manifestRoot: req.manifestRoot }
+    )
+    const bytes = this.nars.get(req.narHash)
+    if (bytes === undefined) {
+      const { NarNotFoundError } = await import('../src/errors.js')
+      throw new NarNotFoundError('not in memory')
+    }
+    const self = this
+    async function* stream() {
+      for (let off = 0; off < bytes!.length; off += self.chunkSize) {
+        if (self.failAfter !== undefined && off >= self.failAfter) throw new Error('peer went away')
+        if (self.holdAfter !== undefined && off >= self.holdAfter) await self.#gate
+        yield bytes!.subarray(off, off + self.chunkSize)
+      }
+    }
+    return { stream: stream(), verified: true }
+  }
+}
