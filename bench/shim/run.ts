@@ -112,7 +112,7 @@ try {
   ])
   const rows: Record<string, number[]> = {}
   const add = (k: string, v: number) => {
-    ;(rows[k] ??= []).push(v)
+    rows[k] = [...(rows[k] ?? []), v]
   }
   for (let round = 0; round < ROUNDS; round++) {
     const data = join(dir.path, `shim-${round}`)
