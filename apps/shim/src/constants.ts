@@ -83,10 +83,18 @@ export const LOOKUP_TIMEOUT_MS = 5_000
 export const MAX_NARINFO_BYTES = 1024 * 1024
 
 /**
- * Longest wait for a NAR's first verified bytes before the request fails (502) with nothing sent. Nix's own
- * connect/stall limits are longer; a fetch that is slower keeps going and lands in the local cache.
+ * Longest a NAR request waits for its first verified byte with nothing sent (then 504). Upstream NARs are held
+ * until their whole NarHash is checked, so this bounds the size × slowness of an upstream fetch a request waits
+ * for. It stays below Nix's `stalled-download-timeout` (300 s), after which Nix would give up on a silent
+ * response anyway; the fetch itself carries on into the local cache.
  */
-export const FIRST_BYTE_TIMEOUT_MS = 120_000
+export const FIRST_BYTE_TIMEOUT_MS = 240_000
+
+/**
+ * A source that delivers no byte for this long is abandoned (the next source is tried if nothing was sent yet).
+ * Peers and caches that work deliver continuously; 30 s tolerates a congested link.
+ */
+export const STALL_TIMEOUT_MS = 30_000
 
 /** Local NAR cache size unless configured: enough for a desktop closure, small for a laptop disk. */
 export const DEFAULT_QUOTA_BYTES = 10 * 1024 ** 3

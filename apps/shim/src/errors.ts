@@ -67,7 +67,7 @@ export class NarUnavailableError extends ShimError {
   override name = 'NarUnavailableError'
 }
 
-/** The first verified bytes did not arrive within FIRST_BYTE_TIMEOUT_MS. */
+/** The first verified bytes did not arrive within FIRST_BYTE_TIMEOUT_MS, or a source stalled (STALL_TIMEOUT_MS). */
 export class NarTimeoutError extends ShimError {
   override name = 'NarTimeoutError'
 }

@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto'
 import { type FileHandle, open, unlink } from 'node:fs/promises'
 import { parseSha256 } from '@narthex/nix'
 import createDebug from 'debug'
-import { FIRST_BYTE_TIMEOUT_MS, READ_CHUNK_BYTES } from './constants.js'
+import { FIRST_BYTE_TIMEOUT_MS, READ_CHUNK_BYTES, STALL_TIMEOUT_MS } from './constants.js'
 import {
   NarNotFoundError,
   NarTimeoutError,
@@ -32,6 +32,7 @@ export interface NarServiceInit {
   readonly sources: readonly NarSource[]
   readonly reseeder?: Reseeder
   readonly firstByteTimeoutMs?: number
+  readonly stallTimeoutMs?: number
 }
 
 export interface NarServiceStats {
@@ -46,6 +47,7 @@ export class NarService {
   readonly #sources: readonly NarSource[]
   readonly #reseeder: Reseeder | undefined
   readonly #firstByteTimeoutMs: number
+  readonly #stallTimeoutMs: number
   readonly #flights = new Map<string, Flight>()
   readonly #stop = new AbortController()
   #stats = { fetches: 0, fetchesFailed: 0, servedFromCache: 0 }
@@ -55,6 +57,7 @@ export class NarService {
     this.#sources = init.sources
     this.#reseeder = init.reseeder
     this.#firstByteTimeoutMs = init.firstByteTimeoutMs ?? FIRST_BYTE_TIMEOUT_MS
+    this.#stallTimeoutMs = init.stallTimeoutMs ?? STALL_TIMEOUT_MS
   }
 
   get stats(): NarServiceStats {
@@ -136,8 +139,11 @@ export class NarService {
         if (signal.aborted) throw signal.reason
         let fetch: NarFetch
         this.#stats.fetches++
+        // One controller per attempt: a stalled source is aborted (its HTTP request or stream with it).
+        const attempt = new AbortController()
+        const attemptSignal = AbortSignal.any([signal, attempt.signal])
         try {
-          fetch = await source.open(req, { signal })
+          fetch = await source.open(req, { signal: attemptSignal })
         } catch (err) {
           this.#stats.fetchesFailed++
           if (!(err instanceof NarNotFoundError)) onlyMissing = false
@@ -146,7 +152,7 @@ export class NarService {
           continue
         }
         try {
-          await flight.consume(fetch)
+          await flight.consume(fetch, this.#stallTimeoutMs, attempt)
           log('fetched %s (%d bytes) from %s', req.storePath, req.narSize, source.name)
           break
         } catch (err) {
@@ -201,6 +207,45 @@ function waitReady(ready: Promise<void>, timeoutMs: number, signal?: AbortSignal
   })
 }
 
+/**
+ * Iterate a source's stream, failing with NarTimeoutError (and aborting the attempt, which cancels the source's
+ * request) when no chunk arrives for `ms`.
+ */
+async function* withStallTimeout(
+  stream: AsyncIterable<Uint8Array>,
+  ms: number,
+  attempt: AbortController
+): AsyncGenerator<Uint8Array> {
+  const it = stream[Symbol.asyncIterator]()
+  let finished = false
+  try {
+    for (;;) {
+      let timer: NodeJS.Timeout | undefined
+      const stalled = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          const err = new NarTimeoutError(`source stalled for ${ms} ms`)
+          attempt.abort(err)
+          reject(err)
+        }, ms)
+      })
+      let step: IteratorResult<Uint8Array>
+      try {
+        step = await Promise.race([it.next(), stalled])
+      } finally {
+        clearTimeout(timer)
+      }
+      if (step.done) {
+        finished = true
+        return
+      }
+      yield step.value
+    }
+  } finally {
+    if (!finished)
+      await Promise.race([it.return?.(), new Promise((r) => setTimeout(r, 1000))]).catch(() => {})
+  }
+}
+
 /** One NAR being fetched into a spool file, readable while it grows. */
 class Flight {
   readonly req: NarRequest
@@ -234,11 +279,11 @@ class Flight {
   }
 
   /** Write a source's stream to the spool, publishing as it goes when the source verifies its bytes. */
-  async consume(fetch: NarFetch): Promise<void> {
+  async consume(fetch: NarFetch, stallTimeoutMs: number, attempt: AbortController): Promise<void> {
     const fh = this.#fh!
     const hash = createHash('sha256')
     const size = this.req.narSize
-    for await (const chunk of fetch.stream) {
+    for await (const chunk of withStallTimeout(fetch.stream, stallTimeoutMs, attempt)) {
       if (this.received + chunk.length > size) throw new NarVerificationError('NAR is longer than NarSize')
       let off = 0
       while (off < chunk.length) {

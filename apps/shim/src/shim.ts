@@ -41,7 +41,11 @@ export interface ShimInit {
   readonly priority?: number
   readonly allowHosts?: readonly string[]
   /** Overrides of internal timings (tests). */
-  readonly timing?: { readonly negativeTtlMs?: number; readonly firstByteTimeoutMs?: number }
+  readonly timing?: {
+    readonly negativeTtlMs?: number
+    readonly firstByteTimeoutMs?: number
+    readonly stallTimeoutMs?: number
+  }
 }
 
 export interface ShimStats {
@@ -89,7 +93,8 @@ export class NarthexShim implements Shim {
       local: this.#local,
       sources,
       ...(init.seed !== false && init.reseeder !== undefined ? { reseeder: init.reseeder } : {}),
-      ...(timing.firstByteTimeoutMs === undefined ? {} : { firstByteTimeoutMs: timing.firstByteTimeoutMs })
+      ...(timing.firstByteTimeoutMs === undefined ? {} : { firstByteTimeoutMs: timing.firstByteTimeoutMs }),
+      ...(timing.stallTimeoutMs === undefined ? {} : { stallTimeoutMs: timing.stallTimeoutMs })
     })
     const source =
       typeof init.orchestrator === 'string' ? new OrchestratorClient(init.orchestrator) : init.orchestrator

@@ -33,7 +33,8 @@ describe('shim NAR delivery from a verified stream', function () {
       orchestrator: orch.url,
       swarm,
       upstream: [up.url],
-      prefetch: false
+      prefetch: false,
+      timing: { stallTimeoutMs: 500 }
     })
     await shim.start()
   })
@@ -135,5 +136,20 @@ describe('shim NAR delivery from a verified stream', function () {
       assert.ok((await get(shim.url, `/nar/${x.narKey}.nar`)).body.equals(x.bytes))
     }
     assert.deepEqual(swarm.requests, [{ narHash: p.narHash, manifestRoot: ROOT }, { narHash: q.narHash }])
+  })
+
+  it('abandons a source that stalls before sending anything and falls back to the next', async () => {
+    const p = fakePath('stalled', 300_000)
+    orch.files.set(`/${p.hashPart}.narinfo`, p.narinfo)
+    up.files.set(`/${p.hashPart}.narinfo`, p.narinfo)
+    up.files.set(`/nar/${p.narKey}.nar`, p.bytes)
+    swarm.add(p)
+    swarm.hold(0)
+    await get(shim.url, `/${p.hashPart}.narinfo`)
+    const r = await get(shim.url, `/nar/${p.narKey}.nar`)
+    assert.equal(r.status, 200)
+    assert.ok(r.body.equals(p.bytes))
+    assert.equal(up.count('/nar/'), 1)
+    assert.equal(shim.stats().nar.fetchesFailed, 1)
   })
 })
