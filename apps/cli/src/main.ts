@@ -18,6 +18,14 @@ export const COMMANDS: Readonly<Record<string, Entry>> = {
     load: () => import('./commands/demo.js')
   },
   keygen: { summary: 'generate a Nix signing key pair', load: () => import('./commands/keygen.js') },
+  'narinfo sign': {
+    summary: 'add a signature to a narinfo (stdin to stdout)',
+    load: () => import('./commands/narinfo-sign.js')
+  },
+  'narinfo verify': {
+    summary: 'check that a narinfo (stdin) is signed by a trusted key',
+    load: () => import('./commands/narinfo-verify.js')
+  },
   shim: { summary: 'run the local Nix substituter', load: () => import('./commands/shim.js') }
 }
 

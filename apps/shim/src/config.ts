@@ -11,11 +11,13 @@
  *   "data": "/var/lib/narthex-shim",
  *   "upstream": ["https://cache.nixos.org"],
  *   "seed": true, "prefetch": true, "quota": "20GiB", "priority": 30,
- *   "allowNonLoopback": false, "allowHosts": []
+ *   "allowNonLoopback": false, "allowHosts": [],
+ *   "orchestratorKeys": ["narthex-1:<base64 public key>"]  // refuse narinfos not signed by these
  * }
  * ```
  */
 import { isIP } from 'node:net'
+import { formatPublicKey, parsePublicKey } from '@narthex/nix'
 import {
   DEFAULT_LISTEN_HOST,
   DEFAULT_LISTEN_PORT,
@@ -52,6 +54,8 @@ export interface ShimConfig {
   readonly allowNonLoopback: boolean
   /** Extra `Host` names accepted besides loopback names (for a shim deliberately shared on a LAN). */
   readonly allowHosts: readonly string[]
+  /** Public keys (`name:base64`) the orchestrator's narinfos must be signed with; empty: not checked. */
+  readonly orchestratorKeys: readonly string[]
 }
 
 /** Every key a config file may have (in JSON). */
@@ -66,7 +70,8 @@ export const CONFIG_KEYS = [
   'quota',
   'priority',
   'allowNonLoopback',
-  'allowHosts'
+  'allowHosts',
+  'orchestratorKeys'
 ] as const
 
 export type ConfigKey = (typeof CONFIG_KEYS)[number]
@@ -195,6 +200,16 @@ export function resolveConfig(raw: RawConfig): ShimConfig {
     quota: raw.quota === undefined ? DEFAULT_QUOTA_BYTES : parseSize(raw.quota),
     priority,
     allowNonLoopback,
+    orchestratorKeys: (raw.orchestratorKeys === undefined
+      ? []
+      : stringList('orchestratorKeys', raw.orchestratorKeys)
+    ).map((k) => {
+      try {
+        return formatPublicKey(parsePublicKey(k))
+      } catch (err) {
+        throw new InvalidConfigError(`orchestratorKeys: ${(err as Error).message}`)
+      }
+    }),
     allowHosts:
       raw.allowHosts === undefined ? [] : stringList('allowHosts', raw.allowHosts).map((h) => h.toLowerCase())
   }

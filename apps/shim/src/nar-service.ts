@@ -307,10 +307,13 @@ class Flight {
     await this.#fh!.truncate(0)
   }
 
-  /** The whole NAR is verified: make it durable and readable in full. */
+  /**
+   * The whole NAR is verified: readable in full at once, then made durable (before it is renamed into the cache,
+   * so a crash never leaves a cache entry with unwritten blocks).
+   */
   async finish(): Promise<void> {
-    await this.#fh!.datasync()
     this.#publish(this.received)
+    await this.#fh!.datasync()
   }
 
   fail(err: Error): void {

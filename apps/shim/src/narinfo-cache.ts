@@ -7,6 +7,7 @@
  * Agreed narinfos are immutable (an output path's agreed NarHash does not change), so positive entries do not
  * expire; they are small (~1 KiB) and bounded by what this machine's Nix asked for.
  */
+import { type PublicKey, verifyNarinfo } from '@narthex/nix'
 import createDebug from 'debug'
 import { Level } from 'level'
 import { NEGATIVE_TTL_MS } from './constants.js'
@@ -33,10 +34,16 @@ export class NarinfoCache {
   /** hash part → time the negative answer expires */
   readonly #negative = new Map<string, number>()
   readonly #negativeTtlMs: number
+  readonly #trustedKeys: readonly PublicKey[]
 
-  constructor(init: { dir: string; negativeTtlMs?: number }) {
+  /**
+   * `trustedKeys`: when given, a narinfo must carry a signature by one of them to be cached or served (what
+   * was cached under other keys is skipped at start).
+   */
+  constructor(init: { dir: string; negativeTtlMs?: number; trustedKeys?: readonly PublicKey[] }) {
     this.#db = new Level<string, Stored>(init.dir, { valueEncoding: 'json' })
     this.#negativeTtlMs = init.negativeTtlMs ?? NEGATIVE_TTL_MS
+    this.#trustedKeys = init.trustedKeys ?? []
   }
 
   async start(): Promise<void> {
@@ -101,6 +108,11 @@ export class NarinfoCache {
     const fields = readNarinfo(stored.text)
     if (fields.hashPart !== hashPart)
       throw new InvalidNarinfoError(`narinfo is for ${fields.hashPart}, not ${hashPart}`)
+    if (this.#trustedKeys.length > 0 && verifyNarinfo(fields.parsed, this.#trustedKeys) === undefined) {
+      throw new InvalidNarinfoError(
+        `narinfo of ${fields.storePath} is not signed by a trusted orchestrator key`
+      )
+    }
     const entry: CachedNarinfo = { ...stored, fields }
     this.#byHashPart.set(hashPart, entry)
     this.#byNarHash.set(narFileKey(fields.narHash), hashPart)

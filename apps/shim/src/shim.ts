@@ -1,6 +1,7 @@
 /** The shim composed from its parts; see index.ts for the public surface. */
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
+import { parsePublicKey } from '@narthex/nix'
 import createDebug from 'debug'
 import type { ListenAddress } from './config.js'
 import {
@@ -40,6 +41,11 @@ export interface ShimInit {
   readonly quota?: number
   readonly priority?: number
   readonly allowHosts?: readonly string[]
+  /**
+   * The orchestrator's public keys (`name:base64`). When given, narinfos not signed by one of them are refused
+   * (404) instead of being cached and passed on for Nix to reject.
+   */
+  readonly orchestratorKeys?: readonly string[]
   /** Overrides of internal timings (tests). */
   readonly timing?: {
     readonly negativeTtlMs?: number
@@ -79,6 +85,7 @@ export class NarthexShim implements Shim {
     const timing = init.timing ?? {}
     this.#cache = new NarinfoCache({
       dir: join(init.data, 'narinfo'),
+      trustedKeys: (init.orchestratorKeys ?? []).map((k) => parsePublicKey(k)),
       ...(timing.negativeTtlMs === undefined ? {} : { negativeTtlMs: timing.negativeTtlMs })
     })
     this.#local = new LocalNars({

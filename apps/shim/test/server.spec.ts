@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import { type CacheServer, startCacheServer } from '../../../test/util/cache-server.js'
 import { tempDir, waitFor } from '../../../test/util/index.js'
 import { createShim, type Shim, type ShimInit } from '../src/index.js'
-import { type FakePath, fakePath, get, raw } from './fixtures.js'
+import { type FakePath, fakePath, get, raw, TEST_PUBLIC_KEY } from './fixtures.js'
 
 describe('shim HTTP surface', function () {
   this.timeout(30_000)
@@ -99,6 +99,18 @@ describe('shim HTTP surface', function () {
       'the path to be served',
       async () => (await get(shim.url, `/${p.hashPart}.narinfo`)).status === 200
     )
+  })
+
+  it('refuses narinfos not signed by the configured orchestrator key', async () => {
+    const { formatPublicKey, generateSecretKey } = await import('@narthex/nix')
+    const p = fakePath('signed', 100)
+    publish(p)
+    await shim.stop()
+    shim = await startShim({ orchestratorKeys: [formatPublicKey(generateSecretKey('other-1').publicKey)] })
+    assert.equal((await get(shim.url, `/${p.hashPart}.narinfo`)).status, 404)
+    await shim.stop()
+    shim = await startShim({ orchestratorKeys: [TEST_PUBLIC_KEY] })
+    assert.equal((await get(shim.url, `/${p.hashPart}.narinfo`)).status, 200)
   })
 
   it('answers 404 for an agreed narinfo whose NAR nobody can deliver', async () => {

@@ -9,14 +9,19 @@
  *
  * @example
  * ```ts
- * import { parseSecretKey, fingerprint, signDetached } from '@narthex/nix'
+ * import { fingerprint, formatNarinfo, parseNarinfo, parseSecretKey, signDetached, signNarinfo } from '@narthex/nix'
  * const key = parseSecretKey(await readFile('cache.sec', 'utf8'))
  * const sig = signDetached(key, fingerprint({ storePath, narHash, narSize, references }))
+ *
+ * // or, for a whole narinfo:
+ * const signed = formatNarinfo(signNarinfo(parseNarinfo(text), key))
  * ```
  */
+export * from './cache-info.js'
 export * from './constants.js'
 export * from './errors.js'
 export * from './hash.js'
+export * from './narinfo.js'
 export * as nixBase32 from './nix-base32.js'
 export * from './signature.js'
 export * from './store-path.js'

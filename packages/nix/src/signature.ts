@@ -48,8 +48,9 @@ const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex')
 function splitNamed(str: string, what: string, Err: new (message: string) => Error): [string, Buffer] {
   const s = str.trim()
   const colon = s.indexOf(':')
-  if (colon <= 0) throw new Err(`${what} is not in the form "<name>:<base64>"`)
   const name = s.slice(0, colon)
+  // A name with whitespace means this is not a key at all; say so without echoing the text (it may be a secret).
+  if (colon <= 0 || /\s/.test(name)) throw new Err(`${what} is not in the form "<name>:<base64>"`)
   const b64 = s.slice(colon + 1)
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(b64)) throw new Err(`${what} "${name}" is not valid base64`)
   return [name, Buffer.from(b64, 'base64')]

@@ -8,7 +8,8 @@ export const command: Command = {
   summary: 'run the local Nix substituter (narinfos from the orchestrator, NARs from peers)',
   usage: `Usage: narthex shim --data DIR [--orchestrator URL] [--bootstrap MULTIADDR]... [--upstream URL]...
                     [--listen HOST:PORT] [--config FILE] [--quota SIZE] [--priority N]
-                    [--no-seed] [--no-prefetch] [--allow-non-loopback] [--allow-host NAME]...
+                    [--orchestrator-key KEY]... [--no-seed] [--no-prefetch]
+                    [--allow-non-loopback] [--allow-host NAME]...
 
 Serves the Nix binary-cache protocol on loopback (default 127.0.0.1:37515). Point Nix at it:
   substituters = http://127.0.0.1:37515
@@ -16,6 +17,7 @@ Serves the Nix binary-cache protocol on loopback (default 127.0.0.1:37515). Poin
 
   --data DIR             narinfo cache, NAR cache and temporary files (required)
   --orchestrator URL     where agreed, signed narinfos come from
+  --orchestrator-key KEY refuse narinfos not signed by this public key (repeatable; default: Nix checks alone)
   --bootstrap MULTIADDR  a DHT bootstrap peer (repeatable)
   --upstream URL         an HTTP binary cache to fetch from when no peer has a NAR (repeatable, in order)
   --listen HOST:PORT     loopback only unless --allow-non-loopback
@@ -38,7 +40,8 @@ Serves the Nix binary-cache protocol on loopback (default 127.0.0.1:37515). Poin
       'no-seed': { type: 'boolean' },
       'no-prefetch': { type: 'boolean' },
       'allow-non-loopback': { type: 'boolean' },
-      'allow-host': { type: 'string', multiple: true }
+      'allow-host': { type: 'string', multiple: true },
+      'orchestrator-key': { type: 'string', multiple: true }
     })
     if (positionals.length > 0) throw new UsageError(`unexpected argument ${positionals[0]}`)
     const file: RawConfig =
@@ -58,6 +61,7 @@ Serves the Nix binary-cache protocol on loopback (default 127.0.0.1:37515). Poin
     if (values['no-prefetch']) flags.prefetch = false
     if (values['allow-non-loopback']) flags.allowNonLoopback = true
     if (values['allow-host'] !== undefined) flags.allowHosts = values['allow-host']
+    if (values['orchestrator-key'] !== undefined) flags.orchestratorKeys = values['orchestrator-key']
     let config: ReturnType<typeof resolveConfig>
     try {
       config = resolveConfig({ ...file, ...flags })
@@ -77,7 +81,8 @@ Serves the Nix binary-cache protocol on loopback (default 127.0.0.1:37515). Poin
       prefetch: config.prefetch,
       quota: config.quota,
       priority: config.priority,
-      allowHosts: config.allowHosts
+      allowHosts: config.allowHosts,
+      orchestratorKeys: config.orchestratorKeys
     })
     await shim.start()
     io.stdout.write(`narthex shim listening on ${shim.url}\n`)
