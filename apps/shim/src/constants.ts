@@ -108,5 +108,11 @@ export const PREFETCH_QUEUE_MAX = 10_000
 /** Bytes read from a file per step when streaming a NAR: large enough for ~GiB/s, small enough to stay flat. */
 export const READ_CHUNK_BYTES = 256 * 1024
 
+/**
+ * Bytes gathered from a source before one write to the spool file: fewer, larger writes (network chunks are
+ * 16–64 KiB); small enough that a verified stream is published to readers with little delay and memory stays flat.
+ */
+export const WRITE_BATCH_BYTES = 1024 * 1024
+
 /** Nix's store directory; `nix-cache-info` must state the client's. */
 export const STORE_DIR = '/nix/store'

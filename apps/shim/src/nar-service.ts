@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto'
 import { type FileHandle, open, unlink } from 'node:fs/promises'
 import { parseSha256 } from '@narthex/nix'
 import createDebug from 'debug'
-import { FIRST_BYTE_TIMEOUT_MS, READ_CHUNK_BYTES, STALL_TIMEOUT_MS } from './constants.js'
+import { FIRST_BYTE_TIMEOUT_MS, READ_CHUNK_BYTES, STALL_TIMEOUT_MS, WRITE_BATCH_BYTES } from './constants.js'
 import {
   NarNotFoundError,
   NarTimeoutError,
@@ -283,17 +283,35 @@ class Flight {
     const fh = this.#fh!
     const hash = createHash('sha256')
     const size = this.req.narSize
-    for await (const chunk of withStallTimeout(fetch.stream, stallTimeoutMs, attempt)) {
-      if (this.received + chunk.length > size) throw new NarVerificationError('NAR is longer than NarSize')
-      let off = 0
-      while (off < chunk.length) {
-        const { bytesWritten } = await fh.write(chunk, off, chunk.length - off, this.received + off)
-        off += bytesWritten
+    // Chunks are gathered into batches of WRITE_BATCH_BYTES: one write per batch instead of one per (often
+    // 16–64 KiB) network chunk.
+    let batch: Uint8Array[] = []
+    let batchBytes = 0
+    const flush = async () => {
+      if (batchBytes === 0) return
+      let pos = this.received
+      const end = pos + batchBytes
+      const bufs = batch
+      batch = []
+      batchBytes = 0
+      while (pos < end) {
+        const { bytesWritten } = await fh.writev(bufs, pos)
+        pos += bytesWritten
+        if (pos < end) dropWritten(bufs, bytesWritten)
       }
-      hash.update(chunk)
-      this.received += chunk.length
+      this.received = end
       if (fetch.verified) this.#publish(this.received)
     }
+    for await (const chunk of withStallTimeout(fetch.stream, stallTimeoutMs, attempt)) {
+      if (this.received + batchBytes + chunk.length > size) {
+        throw new NarVerificationError('NAR is longer than NarSize')
+      }
+      hash.update(chunk)
+      batch.push(chunk)
+      batchBytes += chunk.length
+      if (batchBytes >= WRITE_BATCH_BYTES) await flush()
+    }
+    await flush()
     if (this.received !== size)
       throw new NarVerificationError(`NAR is ${this.received} bytes, NarSize is ${size}`)
     if (!hash.digest().equals(Buffer.from(parseSha256(this.req.narHash)))) {
@@ -369,5 +387,19 @@ class Flight {
     const fh = this.#fh
     this.#fh = undefined
     await fh.close().catch(() => {})
+  }
+}
+
+/** After a short writev of `written` bytes, drop what was written from the front of `bufs` (in place). */
+function dropWritten(bufs: Uint8Array[], written: number): void {
+  while (written > 0 && bufs.length > 0) {
+    const first = bufs[0]!
+    if (first.length <= written) {
+      written -= first.length
+      bufs.shift()
+    } else {
+      bufs[0] = first.subarray(written)
+      written = 0
+    }
   }
 }

@@ -7,11 +7,14 @@
  * (NarHash, NarSize). Nothing from it is served to Nix. Compressions undone here: none, br, gzip (node:zlib);
  * an upstream serving xz, zstd or bzip2 is skipped with UnsupportedCompressionError.
  */
-import { pipeline, Readable, type Transform } from 'node:stream'
+import { get as httpGetRaw, type IncomingMessage } from 'node:http'
+import { get as httpsGetRaw } from 'node:https'
+import { pipeline, type Readable, type Transform } from 'node:stream'
 import { createBrotliDecompress, createGunzip } from 'node:zlib'
 import { parseStorePath } from '@narthex/nix'
 import createDebug from 'debug'
-import { DELIVERABLE_TTL_MS, MAX_NARINFO_BYTES } from './constants.js'
+import { batched } from './batched.js'
+import { DELIVERABLE_TTL_MS, MAX_NARINFO_BYTES, WRITE_BATCH_BYTES } from './constants.js'
 import { NarNotFoundError, UnsupportedCompressionError, UpstreamError } from './errors.js'
 import { readText, withTimeout } from './http-client.js'
 import { readNarinfo } from './narinfo.js'
@@ -54,25 +57,25 @@ export class UpstreamSource implements NarSource {
   async open(req: NarRequest, opts: { signal?: AbortSignal } = {}): Promise<NarFetch> {
     const where = await this.#locate(req, opts.signal)
     if (where === undefined) throw new NarNotFoundError(`${this.#base} does not have ${req.storePath}`)
-    let res: Response
+    let body: IncomingMessage
     try {
-      res = await fetch(where.url, opts.signal === undefined ? {} : { signal: opts.signal })
+      body = await httpGet(where.url, opts.signal)
     } catch (err) {
       throw new UpstreamError(`${this.#base}: ${(err as Error).message}`)
     }
-    if (res.status !== 200 || res.body === null) {
-      await res.body?.cancel().catch(() => {})
+    if (body.statusCode !== 200) {
+      body.destroy()
       this.#located.delete(req.narHash)
-      throw new UpstreamError(`${this.#base} answered ${res.status} for the NAR of ${req.storePath}`)
+      throw new UpstreamError(`${this.#base} answered ${body.statusCode} for the NAR of ${req.storePath}`)
     }
-    const body = Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>)
     const decompress = DECOMPRESS[where.compression]!
-    let stream: AsyncIterable<Uint8Array> = body
+    let out: Readable = body
     if (decompress !== null) {
       const inflate = decompress()
       pipeline(body, inflate, () => {}) // an error on either side destroys both; the reader sees it
-      stream = inflate
+      out = inflate
     }
+    const stream = batched(out, WRITE_BATCH_BYTES)
     // Upstream bytes can only be checked whole (against the agreed NarHash): verified = false.
     return { stream, verified: false }
   }
@@ -111,4 +114,16 @@ export class UpstreamSource implements NarSource {
     this.#located.set(req.narHash, located)
     return located
   }
+}
+
+/**
+ * GET with node:http(s) rather than fetch: NAR bodies are large and node:http's stream is markedly faster than
+ * fetch's web stream on Node 20 (measured in bench/shim). Resolves with the response (any status).
+ */
+function httpGet(url: string, signal?: AbortSignal): Promise<IncomingMessage> {
+  return new Promise((resolve, reject) => {
+    const get = url.startsWith('https:') ? httpsGetRaw : httpGetRaw
+    const req = get(url, signal === undefined ? {} : { signal }, resolve)
+    req.on('error', reject)
+  })
 }
