@@ -283,8 +283,8 @@ class Flight {
     const fh = this.#fh!
     const hash = createHash('sha256')
     const size = this.req.narSize
-    // Chunks are gathered into batches of WRITE_BATCH_BYTES: one write per batch instead of one per (often
-    // 16–64 KiB) network chunk.
+    // Unverified chunks are gathered into batches of WRITE_BATCH_BYTES: one write per batch instead of one per
+    // (often 16–64 KiB) network chunk; nobody reads them before the end anyway.
     let batch: Uint8Array[] = []
     let batchBytes = 0
     const flush = async () => {
@@ -309,7 +309,8 @@ class Flight {
       hash.update(chunk)
       batch.push(chunk)
       batchBytes += chunk.length
-      if (batchBytes >= WRITE_BATCH_BYTES) await flush()
+      // A verified stream is published chunk by chunk (readers get bytes as soon as they are checked).
+      if (fetch.verified || batchBytes >= WRITE_BATCH_BYTES) await flush()
     }
     await flush()
     if (this.received !== size)
