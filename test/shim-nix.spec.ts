@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { type CacheServer, startCacheServer } from './util/cache-server.js'
-import { NARTHEX_BIN, nixBuild, nixEnv, run, runOk, tempDir, waitFor } from './util/index.js'
+import { NARTHEX_BIN, narthex, nixBuild, nixEnv, run, runOk, tempDir, waitFor } from './util/index.js'
 
 describe('shim with the real nix', function () {
   this.timeout(120_000)
@@ -138,5 +138,50 @@ describe('shim with the real nix', function () {
     assert.match(withShim.stderr, /don't know how to build these paths/)
     assert.match(without.stderr, /don't know how to build these paths/)
     assert.notEqual((await valid('dst-lonely', lonely!)).code, 0)
+  })
+
+  it('still substitutes while slow and oversized requests hold connections', async () => {
+    const { connect } = await import('node:net')
+    const url = new URL(shimUrl)
+    const sockets = Array.from({ length: 50 }, (_, i) => {
+      const sock = connect(Number(url.port), url.hostname)
+      sock.on('error', () => {})
+      sock.write(
+        i % 2 === 0
+          ? 'GET /nix-cache-info HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: '
+          : `GET /nix-cache-info HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: ${'a'.repeat(20_000)}`
+      )
+      return sock
+    })
+    try {
+      const r = await substitute('dst-busy', app!, publicKey)
+      assert.equal(r.code, 0, r.stderr)
+      assert.equal((await valid('dst-busy', app!)).code, 0)
+    } finally {
+      for (const s of sockets) s.destroy()
+    }
+  })
+})
+
+describe('narthex shim command line', () => {
+  it('prints its flags, and refuses unknown config keys and non-loopback addresses (exit 2)', async () => {
+    const help = await narthex(['shim', '--help'])
+    assert.equal(help.code, 0)
+    assert.match(help.stdout.toString(), /--upstream URL/)
+    const dir = await tempDir('narthex-shim-cli-')
+    try {
+      const { writeFile } = await import('node:fs/promises')
+      await writeFile(join(dir.path, 'bad.json'), JSON.stringify({ data: dir.path, upstreams: ['http://x'] }))
+      const bad = await narthex(['shim', '--config', join(dir.path, 'bad.json')])
+      assert.equal(bad.code, 2)
+      assert.match(bad.stderr, /unknown key "upstreams"/)
+      const open = await narthex(['shim', '--data', dir.path, '--listen', '0.0.0.0:0'])
+      assert.equal(open.code, 2)
+      assert.match(open.stderr, /not loopback/)
+      const noData = await narthex(['shim'])
+      assert.equal(noData.code, 2)
+    } finally {
+      await dir.cleanup()
+    }
   })
 })

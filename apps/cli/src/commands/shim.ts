@@ -44,8 +44,13 @@ Serves the Nix binary-cache protocol on loopback (default 127.0.0.1:37515). Poin
       'orchestrator-key': { type: 'string', multiple: true }
     })
     if (positionals.length > 0) throw new UsageError(`unexpected argument ${positionals[0]}`)
-    const file: RawConfig =
-      values.config === undefined ? {} : parseConfigFile(await readFile(values.config, 'utf8'), values.config)
+    const text = values.config === undefined ? undefined : await readFile(values.config, 'utf8')
+    let file: RawConfig = {}
+    try {
+      if (text !== undefined) file = parseConfigFile(text, values.config)
+    } catch (err) {
+      throw new UsageError((err as Error).message)
+    }
     const flags: RawConfig = {}
     if (values.data !== undefined) flags.data = values.data
     if (values.orchestrator !== undefined) flags.orchestrator = values.orchestrator
