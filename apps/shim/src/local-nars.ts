@@ -1,146 +1,141 @@
 /**
- * The shim's local NAR cache: complete, verified NARs as files `<data>/nars/<nix32 NarHash>.nar`, kept within a
- * disk quota by evicting the least recently used. Files only ever appear by rename from `<data>/tmp` after their
- * NarHash was checked, so a crash leaves either a whole verified NAR or nothing (tmp is emptied at start).
+ * The shim's local NAR cache: the chunk store (@narthex/store) under `DATA/store`, within the disk quota (the
+ * store evicts least recently used unpinned NARs after each commit). What lands here is what a seeder serves, so a
+ * NAR the shim fetched is ready to be re-seeded.
  *
- * Every file name is built from a validated nix-base32 digest: nothing outside the data directory is opened.
+ * Which NARs are readable is mirrored in memory (listed at start, kept current by the store's `nar:added` /
+ * `nar:removed` events), so "is it cached?" costs no I/O on the narinfo hot path.
+ *
+ * Fetches in progress spool to `DATA/tmp` (emptied at start); a verified spool file is imported into the store
+ * and then removed. File names there come from a counter, never from a request.
  */
-import { type FileHandle, mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises'
+import { createReadStream } from 'node:fs'
+import { mkdir, rm, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
+import { formatSha256, parseSha256 } from '@narthex/nix'
+import type { NarEntry, NarRemovedEvent, Store } from '@narthex/store'
 import createDebug from 'debug'
 import { READ_CHUNK_BYTES } from './constants.js'
 import { NarNotFoundError } from './errors.js'
-import { narFileKey } from './narinfo.js'
 import type { ByteRange } from './routes.js'
 
 const log = createDebug('narthex:shim:local')
-const FILE = /^([0-9a-df-np-sv-z]{52})\.nar$/
 
 export interface LocalNarsInit {
-  readonly dir: string
+  readonly store: Store
   readonly tmpDir: string
-  readonly quota: number
 }
 
-/** An open NAR file, ready to stream: opening happens before any header is sent. */
+/** A NAR range ready to stream: its first bytes were read (and verified) before this resolves. */
 export interface OpenNar {
   readonly size: number
   read(range: ByteRange): AsyncIterable<Uint8Array>
   close(): Promise<void>
 }
 
+function key(narHash: string): string {
+  return formatSha256(parseSha256(narHash))
+}
+
 export class LocalNars {
-  readonly #dir: string
+  readonly #store: Store
   readonly #tmpDir: string
-  readonly #quota: number
-  /** key (nix32) → size; Map order is least recently used first. */
-  readonly #files = new Map<string, number>()
+  /** NarHash (`sha256:<nix32>`) → NarSize of every readable NAR. */
+  readonly #sizes = new Map<string, number>()
   #total = 0
   #tmpCounter = 0
+  readonly #onAdded = (e: CustomEvent<NarEntry>) => this.#add(e.detail.narHash, e.detail.narSize)
+  readonly #onRemoved = (e: CustomEvent<NarRemovedEvent>) => this.#remove(e.detail.narHash)
 
   constructor(init: LocalNarsInit) {
-    this.#dir = init.dir
+    this.#store = init.store
     this.#tmpDir = init.tmpDir
-    this.#quota = init.quota
   }
 
   async start(): Promise<void> {
     await rm(this.#tmpDir, { recursive: true, force: true })
     await mkdir(this.#tmpDir, { recursive: true })
-    await mkdir(this.#dir, { recursive: true })
-    const found: { key: string; size: number; atime: number }[] = []
-    for (const name of await readdir(this.#dir)) {
-      const m = FILE.exec(name)
-      if (m === null) continue
-      const s = await stat(join(this.#dir, name))
-      if (s.isFile()) found.push({ key: m[1]!, size: s.size, atime: s.atimeMs })
-    }
-    found.sort((a, b) => a.atime - b.atime)
-    for (const f of found) {
-      this.#files.set(f.key, f.size)
-      this.#total += f.size
-    }
-    log('%d NARs, %d bytes in %s', this.#files.size, this.#total, this.#dir)
+    this.#store.addEventListener('nar:added', this.#onAdded)
+    this.#store.addEventListener('nar:removed', this.#onRemoved)
+    for await (const e of this.#store.listNars()) if (!e.damaged) this.#add(e.narHash, e.narSize)
+    log('%d NARs, %d bytes in the store', this.#sizes.size, this.#total)
   }
 
+  stop(): void {
+    this.#store.removeEventListener('nar:added', this.#onAdded)
+    this.#store.removeEventListener('nar:removed', this.#onRemoved)
+  }
+
+  /** Sum of the NarSizes of the cached NARs (the store's own figure counts shared chunks once). */
   get totalBytes(): number {
     return this.#total
   }
 
-  has(narHash: string): boolean {
-    return this.#files.has(narFileKey(narHash))
+  get count(): number {
+    return this.#sizes.size
   }
 
-  /** A fresh path in the tmp directory (same file system as the cache, so adopting is a rename). */
+  has(narHash: string): boolean {
+    return this.#sizes.has(key(narHash))
+  }
+
+  /** A fresh path in the tmp directory for a fetch's spool file. */
   tmpPath(): string {
     return join(this.#tmpDir, `${process.pid}-${++this.#tmpCounter}.nar`)
   }
 
-  /** The path a NAR has (or would have) in the cache. */
-  pathOf(narHash: string): string {
-    const key = narFileKey(narHash)
-    if (!/^[0-9a-z]{52}$/.test(key)) throw new NarNotFoundError('not a NarHash')
-    return join(this.#dir, `${key}.nar`)
-  }
-
-  /** Move a verified NAR from tmp into the cache, then evict down to the quota. */
-  async adopt(narHash: string, tmpFile: string, size: number): Promise<void> {
-    const key = narFileKey(narHash)
-    await rename(tmpFile, this.pathOf(narHash))
-    if (!this.#files.has(key)) this.#total += size
-    this.#files.delete(key)
-    this.#files.set(key, size)
-    await this.#evict(key)
-  }
-
-  /** Open a cached NAR for reading; NarNotFoundError if it is not (or no longer) there. */
-  async open(narHash: string): Promise<OpenNar> {
-    const key = narFileKey(narHash)
-    const size = this.#files.get(key)
-    if (size === undefined) throw new NarNotFoundError('NAR not in the local cache')
-    let fh: FileHandle
+  /**
+   * Import a verified spool file into the store (with its narinfo, so the store serves it too), then remove the
+   * file. The store checks NarHash and NarSize again while chunking.
+   */
+  async adopt(narHash: string, file: string, size: number, narinfo?: string): Promise<void> {
     try {
-      fh = await open(this.pathOf(narHash), 'r')
-    } catch {
-      this.#forget(key)
-      throw new NarNotFoundError('NAR vanished from the local cache')
-    }
-    this.#files.delete(key)
-    this.#files.set(key, size)
-    return {
-      size,
-      read: (range) => readFile(fh, range),
-      close: () => fh.close()
+      if (!this.has(narHash)) {
+        await this.#store.importNar(createReadStream(file, { highWaterMark: READ_CHUNK_BYTES }), {
+          expect: { narHash, narSize: size },
+          ...(narinfo === undefined ? {} : { narinfo })
+        })
+        this.#add(narHash, size)
+      }
+    } finally {
+      await unlink(file).catch(() => {})
     }
   }
 
-  #forget(key: string): void {
-    const size = this.#files.get(key)
+  /** Open a cached NAR range; the first chunk is read and verified before this resolves (fail before headers). */
+  async open(narHash: string, range: ByteRange, signal?: AbortSignal): Promise<AsyncIterable<Uint8Array>> {
+    const size = this.#sizes.get(key(narHash))
+    if (size === undefined) throw new NarNotFoundError('NAR not in the local cache')
+    const gen = this.#store.readNar(narHash, {
+      start: range.start,
+      end: range.end,
+      ...(signal === undefined ? {} : { signal })
+    })
+    let first: IteratorResult<Uint8Array>
+    try {
+      first = await gen.next()
+    } catch (err) {
+      log('cached NAR %s unreadable: %s', narHash, (err as Error).message)
+      this.#remove(narHash)
+      throw new NarNotFoundError('NAR no longer readable from the local cache')
+    }
+    return (async function* () {
+      if (!first.done) yield first.value
+      yield* gen
+    })()
+  }
+
+  #add(narHash: string, size: number): void {
+    const k = key(narHash)
+    if (!this.#sizes.has(k)) this.#total += size
+    this.#sizes.set(k, size)
+  }
+
+  #remove(narHash: string): void {
+    const k = key(narHash)
+    const size = this.#sizes.get(k)
     if (size === undefined) return
-    this.#files.delete(key)
+    this.#sizes.delete(k)
     this.#total -= size
-  }
-
-  async #evict(keep: string): Promise<void> {
-    for (const [key, size] of this.#files) {
-      if (this.#total <= this.#quota) break
-      if (key === keep && size <= this.#quota) continue
-      this.#forget(key)
-      await unlink(join(this.#dir, `${key}.nar`)).catch(() => {})
-      log('evicted %s (%d bytes) for the quota', key, size)
-    }
-  }
-}
-
-/** Positional reads of `[start, end)` from an open file, READ_CHUNK_BYTES at a time. */
-export async function* readFile(fh: FileHandle, range: ByteRange): AsyncGenerator<Uint8Array> {
-  let pos = range.start
-  while (pos < range.end) {
-    const n = Math.min(READ_CHUNK_BYTES, range.end - pos)
-    const buf = Buffer.allocUnsafe(n)
-    const { bytesRead } = await fh.read(buf, 0, n, pos)
-    if (bytesRead === 0) throw new NarNotFoundError('NAR file is shorter than recorded')
-    pos += bytesRead
-    yield bytesRead === n ? buf : buf.subarray(0, bytesRead)
   }
 }

@@ -19,7 +19,7 @@ import {
   NarVerificationError,
   ShimStoppedError
 } from './errors.js'
-import type { LocalNars, OpenNar } from './local-nars.js'
+import type { LocalNars } from './local-nars.js'
 import { narFileKey } from './narinfo.js'
 import type { ByteRange } from './routes.js'
 import type { NarFetch, NarRequest, NarSource, Reseeder } from './sources.js'
@@ -40,6 +40,12 @@ export interface NarServiceStats {
   readonly fetches: number
   readonly fetchesFailed: number
   readonly servedFromCache: number
+}
+
+/** An opened NAR range: iterate `stream`, then `close()`. */
+export interface OpenedNar {
+  readonly stream: AsyncIterable<Uint8Array>
+  close(): Promise<void>
 }
 
 export class NarService {
@@ -90,15 +96,16 @@ export class NarService {
   }
 
   /**
-   * Open a NAR for streaming. Resolves once bytes can be sent (first verified byte present); rejects with a typed
-   * error (NarUnavailableError, NarVerificationError, NarTimeoutError...) before anything is sent otherwise.
+   * Open a NAR range for streaming. Resolves once bytes can be sent (first verified byte present); rejects with a
+   * typed error (NarNotFoundError, NarUnavailableError, NarVerificationError, NarTimeoutError...) before anything
+   * is sent otherwise. Call `close()` when done with the stream.
    */
-  async open(req: NarRequest, opts: { signal?: AbortSignal } = {}): Promise<OpenNar> {
+  async open(req: NarRequest, range: ByteRange, opts: { signal?: AbortSignal } = {}): Promise<OpenedNar> {
     if (this.#local.has(req.narHash)) {
       try {
-        const nar = await this.#local.open(req.narHash)
+        const stream = await this.#local.open(req.narHash, range, opts.signal)
         this.#stats.servedFromCache++
-        return nar
+        return { stream, close: async () => {} }
       } catch (err) {
         if (!(err instanceof NarNotFoundError)) throw err
       }
@@ -111,7 +118,7 @@ export class NarService {
       await flight.release()
       throw err
     }
-    return { size: req.narSize, read: (range) => flight.read(range), close: () => flight.release() }
+    return { stream: flight.read(range), close: () => flight.release() }
   }
 
   #flight(req: NarRequest): Flight {
@@ -175,10 +182,10 @@ export class NarService {
         )
       }
       await flight.finish()
-      await this.#local.adopt(req.narHash, flight.path, req.narSize)
+      await this.#local.adopt(req.narHash, flight.path, req.narSize, req.narinfo)
       if (this.#reseeder !== undefined) {
         await this.#reseeder
-          .seed(req, this.#local.pathOf(req.narHash), { signal })
+          .seed(req, { signal })
           .catch((err: Error) => log('re-seeding %s failed: %s', req.storePath, err.message))
       }
     } catch (err) {

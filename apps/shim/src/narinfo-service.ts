@@ -33,9 +33,8 @@ export interface NarinfoStats {
 
 export function narRequestOf(entry: CachedNarinfo): NarRequest {
   const { storePath, narHash, narSize } = entry.fields
-  return entry.manifestRoot === undefined
-    ? { storePath, narHash, narSize }
-    : { storePath, narHash, narSize, manifestRoot: entry.manifestRoot }
+  const req = { storePath, narHash, narSize, narinfo: entry.text }
+  return entry.manifestRoot === undefined ? req : { ...req, manifestRoot: entry.manifestRoot }
 }
 
 export class NarinfoService {

@@ -150,10 +150,10 @@ export class ShimServer {
     }
     const abort = new AbortController()
     res.on('close', () => abort.abort())
-    const nar = await this.#init.nars.open(narReq, { signal: abort.signal })
+    const nar = await this.#init.nars.open(narReq, { start, end }, { signal: abort.signal })
     try {
       res.writeHead(status, headers)
-      await pipeline(Readable.from(nar.read({ start, end }), { objectMode: false }), res)
+      await pipeline(Readable.from(nar.stream, { objectMode: false }), res)
     } catch (err) {
       // Headers are out: the only honest signal left is a cut connection (Nix then reports an incomplete NAR).
       if (!abort.signal.aborted) log('NAR %s cut: %s', entry.fields.storePath, (err as Error).message)

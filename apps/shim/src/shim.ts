@@ -2,6 +2,7 @@
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { parsePublicKey } from '@narthex/nix'
+import { createStore, type Store } from '@narthex/store'
 import createDebug from 'debug'
 import type { ListenAddress } from './config.js'
 import {
@@ -37,8 +38,13 @@ export interface ShimInit {
   readonly reseeder?: Reseeder
   readonly seed?: boolean
   readonly prefetch?: boolean
-  /** Local NAR cache quota in bytes. */
+  /** Local NAR cache quota in bytes (for the store the shim creates). */
   readonly quota?: number
+  /**
+   * The chunk store to cache NARs in (shared with the seeding side when re-seeding). Default: a store the shim
+   * creates, starts and stops in `DATA/store` with `quota`.
+   */
+  readonly store?: Store
   readonly priority?: number
   readonly allowHosts?: readonly string[]
   /**
@@ -59,6 +65,7 @@ export interface ShimStats {
   readonly nar: NarServiceStats
   readonly cachedNarinfos: number
   readonly cachedNarBytes: number
+  readonly cachedNars: number
 }
 
 export interface Shim {
@@ -73,6 +80,8 @@ export interface Shim {
 export class NarthexShim implements Shim {
   readonly #cache: NarinfoCache
   readonly #local: LocalNars
+  readonly #store: Store
+  readonly #ownStore: boolean
   readonly #nars: NarService
   readonly #narinfos: NarinfoService
   readonly #prefetcher: Prefetcher | undefined
@@ -88,11 +97,10 @@ export class NarthexShim implements Shim {
       trustedKeys: (init.orchestratorKeys ?? []).map((k) => parsePublicKey(k)),
       ...(timing.negativeTtlMs === undefined ? {} : { negativeTtlMs: timing.negativeTtlMs })
     })
-    this.#local = new LocalNars({
-      dir: join(init.data, 'nars'),
-      tmpDir: join(init.data, 'tmp'),
-      quota: init.quota ?? DEFAULT_QUOTA_BYTES
-    })
+    this.#ownStore = init.store === undefined
+    this.#store =
+      init.store ?? createStore({ dir: join(init.data, 'store'), maxSize: init.quota ?? DEFAULT_QUOTA_BYTES })
+    this.#local = new LocalNars({ store: this.#store, tmpDir: join(init.data, 'tmp') })
     const sources: NarSource[] = []
     if (init.swarm !== undefined) sources.push(init.swarm)
     for (const u of init.upstream ?? []) sources.push(new UpstreamSource(u))
@@ -138,9 +146,12 @@ export class NarthexShim implements Shim {
     await mkdir(this.#data, { recursive: true, mode: 0o700 })
     await this.#cache.start()
     try {
+      if (this.#ownStore) await this.#store.start()
       await this.#local.start()
       await this.#server.start()
     } catch (err) {
+      this.#local.stop()
+      if (this.#ownStore) await this.#store.stop().catch(() => {})
       await this.#cache.stop()
       throw err
     }
@@ -155,6 +166,8 @@ export class NarthexShim implements Shim {
     this.#narinfos.stop()
     await this.#prefetcher?.stop()
     await this.#nars.stop()
+    this.#local.stop()
+    if (this.#ownStore) await this.#store.stop()
     await this.#cache.stop()
   }
 
@@ -163,7 +176,8 @@ export class NarthexShim implements Shim {
       narinfo: this.#narinfos.stats,
       nar: this.#nars.stats,
       cachedNarinfos: this.#cache.size,
-      cachedNarBytes: this.#local.totalBytes
+      cachedNarBytes: this.#local.totalBytes,
+      cachedNars: this.#local.count
     }
   }
 }

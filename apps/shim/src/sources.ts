@@ -27,6 +27,8 @@ export interface NarRequest {
   readonly narHash: string
   readonly narSize: number
   readonly manifestRoot?: string
+  /** The agreed narinfo text, stored with the NAR in the local store. */
+  readonly narinfo?: string
 }
 
 export interface NarFetch {
@@ -57,7 +59,7 @@ export interface NarSource {
   open(req: NarRequest, opts?: { signal?: AbortSignal }): Promise<NarFetch>
 }
 
-/** Re-seeding: offered every NAR the shim fetched and verified, while its file is still on disk. */
+/** Re-seeding: told of every NAR the shim fetched, verified and put in its store (e.g. to announce it). */
 export interface Reseeder {
-  seed(req: NarRequest, file: string, opts?: { signal?: AbortSignal }): Promise<void>
+  seed(req: NarRequest, opts?: { signal?: AbortSignal }): Promise<void>
 }

@@ -144,7 +144,8 @@ describe('shim HTTP surface', function () {
     assert.equal(head.status, 200)
     assert.equal(head.headers['content-length'], String(p.bytes.length))
     assert.equal(up.count(`/nar/${p.narKey}.nar`), 1)
-    assert.deepEqual(await readdir(join(data.path, 'nars')), [`${p.narKey}.nar`])
+    await waitFor('the NAR in the local store', () => shim.stats().cachedNars === 1)
+    assert.deepEqual(await readdir(join(data.path, 'tmp')), [])
   })
 
   it('makes one network fetch for 100 simultaneous requests of the same NAR', async () => {
@@ -197,8 +198,11 @@ describe('shim HTTP surface', function () {
     assert.equal((await get(shim.url, `/nar/${p.narKey}.nar`)).status, 502)
     up.files.set(`/nar/${p.narKey}.nar`, p.bytes.subarray(0, 400_000))
     assert.equal((await get(shim.url, `/nar/${p.narKey}.nar`)).status, 502)
-    assert.deepEqual(await readdir(join(data.path, 'nars')), [])
-    assert.deepEqual(await readdir(join(data.path, 'tmp')), [])
+    assert.equal(shim.stats().cachedNars, 0)
+    await waitFor(
+      'the failed spool files to be removed',
+      async () => (await readdir(join(data.path, 'tmp'))).length === 0
+    )
     up.files.set(`/nar/${p.narKey}.nar`, p.bytes)
     const ok = await get(shim.url, `/nar/${p.narKey}.nar`)
     assert.equal(ok.status, 200)
@@ -312,7 +316,7 @@ describe('shim HTTP surface', function () {
           `${JSON.stringify(line.slice(0, 70))} → ${status}`
         )
       }
-      assert.deepEqual((await readdir(data.path)).sort(), ['narinfo', 'nars', 'tmp'])
+      assert.deepEqual((await readdir(data.path)).sort(), ['narinfo', 'store', 'tmp'])
       // The shim still works after all that.
       assert.equal((await get(shim.url, `/${p.hashPart}.narinfo`)).status, 200)
     })
