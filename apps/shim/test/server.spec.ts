@@ -148,6 +148,29 @@ describe('shim HTTP surface', function () {
     assert.deepEqual(await readdir(join(data.path, 'tmp')), [])
   })
 
+  it('keeps the local cache within its quota (least recently used out)', async () => {
+    await shim.stop()
+    shim = await startShim({ quota: 700_000 })
+    const paths = [1, 2, 3, 4].map((i) => fakePath(`q${i}`, 300_000))
+    for (const p of paths) {
+      publish(p)
+      await get(shim.url, `/${p.hashPart}.narinfo`)
+      assert.ok((await get(shim.url, `/nar/${p.narKey}.nar`)).body.equals(p.bytes))
+      await waitFor(
+        'the NAR to be stored',
+        () => shim.stats().nar.fetches === paths.indexOf(p) + 1 && up.count(`/nar/${p.narKey}.nar`) === 1
+      )
+    }
+    await waitFor(
+      'eviction to the quota',
+      () => shim.stats().cachedNarBytes <= 700_000 && shim.stats().cachedNars >= 1
+    )
+    // The most recent one is still cached: no second fetch.
+    const last = paths[3]!
+    assert.ok((await get(shim.url, `/nar/${last.narKey}.nar`)).body.equals(last.bytes))
+    assert.equal(up.count(`/nar/${last.narKey}.nar`), 1)
+  })
+
   it('makes one network fetch for 100 simultaneous requests of the same NAR', async () => {
     const p = fakePath('popular', 2 * 1024 * 1024)
     publish(p)
