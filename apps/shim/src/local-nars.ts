@@ -88,12 +88,19 @@ export class LocalNars {
    * Import a verified spool file into the store (with its narinfo, so the store serves it too), then remove the
    * file. The store checks NarHash and NarSize again while chunking.
    */
-  async adopt(narHash: string, file: string, size: number, narinfo?: string): Promise<void> {
+  async adopt(
+    narHash: string,
+    file: string,
+    size: number,
+    narinfo?: string,
+    signal?: AbortSignal
+  ): Promise<void> {
     try {
       if (!this.has(narHash)) {
         await this.#store.importNar(createReadStream(file, { highWaterMark: READ_CHUNK_BYTES }), {
           expect: { narHash, narSize: size },
-          ...(narinfo === undefined ? {} : { narinfo })
+          ...(narinfo === undefined ? {} : { narinfo }),
+          ...(signal === undefined ? {} : { signal })
         })
         this.#add(narHash, size)
       }

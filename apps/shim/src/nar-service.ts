@@ -56,6 +56,7 @@ export class NarService {
   readonly #stallTimeoutMs: number
   readonly #flights = new Map<string, Flight>()
   readonly #stop = new AbortController()
+  #imports: Promise<void> = Promise.resolve()
   #stats = { fetches: 0, fetchesFailed: 0, servedFromCache: 0 }
 
   constructor(init: NarServiceInit) {
@@ -121,6 +122,12 @@ export class NarService {
     return { stream: flight.read(range), close: () => flight.release() }
   }
 
+  #serialImport(task: () => Promise<void>): Promise<void> {
+    const run = this.#imports.then(task)
+    this.#imports = run.catch(() => {})
+    return run
+  }
+
   #flight(req: NarRequest): Flight {
     const key = narFileKey(req.narHash)
     let flight = this.#flights.get(key)
@@ -182,7 +189,14 @@ export class NarService {
         )
       }
       await flight.finish()
-      await this.#local.adopt(req.narHash, flight.path, req.narSize, req.narinfo)
+      // Importing into the chunk store costs CPU and many small writes (~30 MiB/s on a busy disk): it waits until
+      // the requests streaming this NAR are done, and imports run one at a time, so serving Nix never competes with
+      // them. Until the import is done, new requests read the spool.
+      await flight.idle()
+      if (signal.aborted) throw signal.reason
+      await this.#serialImport(() =>
+        this.#local.adopt(req.narHash, flight.path, req.narSize, req.narinfo, signal)
+      )
       if (this.#reseeder !== undefined) {
         await this.#reseeder
           .seed(req, { signal })
@@ -268,6 +282,7 @@ class Flight {
   #fetching = true
   #error: Error | undefined
   #wake: (() => void)[] = []
+  #idle: (() => void)[] = []
   #resolveReady!: () => void
   #rejectReady!: (err: Error) => void
 
@@ -356,7 +371,18 @@ class Flight {
 
   async release(): Promise<void> {
     this.readers--
+    if (this.readers === 0) {
+      const idle = this.#idle
+      this.#idle = []
+      for (const resolve of idle) resolve()
+    }
     await this.#maybeClose()
+  }
+
+  /** Resolves when no request is reading this flight (at once if none is). */
+  idle(): Promise<void> {
+    if (this.readers === 0) return Promise.resolve()
+    return new Promise((resolve) => this.#idle.push(resolve))
   }
 
   async *read(range: ByteRange): AsyncGenerator<Uint8Array> {
