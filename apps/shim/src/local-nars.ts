@@ -97,7 +97,11 @@ export class LocalNars {
   ): Promise<void> {
     try {
       if (!this.has(narHash)) {
-        await this.#store.importNar(createReadStream(file, { highWaterMark: READ_CHUNK_BYTES }), {
+        // Opened only when the store starts reading (an import cancelled first never touches the file).
+        const source = (async function* () {
+          yield* createReadStream(file, { highWaterMark: READ_CHUNK_BYTES })
+        })()
+        await this.#store.importNar(source, {
           expect: { narHash, narSize: size },
           ...(narinfo === undefined ? {} : { narinfo }),
           ...(signal === undefined ? {} : { signal })

@@ -203,6 +203,7 @@ export class NarService {
           .catch((err: Error) => log('re-seeding %s failed: %s', req.storePath, err.message))
       }
     } catch (err) {
+      log('fetch of %s ended: %s', req.storePath, (err as Error).message)
       flight.fail(err as Error)
       await unlink(flight.path).catch(() => {})
     } finally {

@@ -237,6 +237,7 @@ describe('shim HTTP surface', function () {
     publish(p)
     await get(shim.url, `/${p.hashPart}.narinfo`)
     await get(shim.url, `/nar/${p.narKey}.nar`)
+    await waitFor('the NAR in the local store', () => shim.stats().cachedNars === 1)
     await shim.stop()
     await orch.close()
     await up.close()
