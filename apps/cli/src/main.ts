@@ -18,6 +18,16 @@ export const COMMANDS: Readonly<Record<string, Entry>> = {
     load: () => import('./commands/demo.js')
   },
   keygen: { summary: 'generate a Nix signing key pair', load: () => import('./commands/keygen.js') },
+  'nar dump': {
+    summary: 'serialise a path as a NAR to stdout',
+    load: () => import('./commands/nar-dump.js')
+  },
+  'nar hash': { summary: 'print the NAR hash of a path', load: () => import('./commands/nar-hash.js') },
+  'nar ls': { summary: 'list the entries of a NAR from stdin', load: () => import('./commands/nar-ls.js') },
+  'nar restore': {
+    summary: 'restore a NAR from stdin to a path',
+    load: () => import('./commands/nar-restore.js')
+  },
   'narinfo sign': {
     summary: 'add a signature to a narinfo (stdin to stdout)',
     load: () => import('./commands/narinfo-sign.js')

@@ -1,0 +1,227 @@
+/**
+ * NARs and the file system: a {@link NarSource} over a real tree (what `nix-store --dump` reads) and restoring a
+ * NAR to a directory (what `nix-store --restore` does). The only file-system access in this package.
+ *
+ * Names are handled as bytes (`Buffer` paths), so trees with names that are not UTF-8 serialise exactly.
+ */
+import * as fs from 'node:fs'
+import { constants, type Stats } from 'node:fs'
+import { resolve } from 'node:path'
+import { promisify } from 'node:util'
+import { NAR_CHUNK_SIZE } from './constants.js'
+import { RestorePathTooLongError, RestoreTargetExistsError, UnsupportedFileTypeError } from './errors.js'
+import { type DecodeNarOptions, decodeNar } from './nar-decode.js'
+import { type EncodeNarOptions, encodeNar, type NarSource, type NarSourceFile } from './nar-encode.js'
+import { formatNarPath, type NarNodeStat } from './nar-format.js'
+
+// The callback API, promisified: measurably cheaper per call than fs/promises' FileHandle objects.
+const lstat = promisify(fs.lstat)
+const readdir = promisify(fs.readdir)
+const readlink = promisify(fs.readlink)
+const open = promisify(fs.open)
+const close = promisify(fs.close)
+const read = promisify(fs.read)
+const writev = promisify(fs.writev)
+const mkdir = promisify(fs.mkdir)
+const symlink = promisify(fs.symlink)
+const fstat = promisify(fs.fstat)
+const fchmod = promisify(fs.fchmod)
+
+const SLASH = Buffer.from('/')
+
+function joinPath(root: Buffer, path: readonly Uint8Array[]): Buffer {
+  if (path.length === 0) return root
+  const parts: Uint8Array[] = [root]
+  for (const name of path) parts.push(SLASH, name)
+  return Buffer.concat(parts)
+}
+
+function statOf(st: Stats, where: Buffer): NarNodeStat {
+  if (st.isFile()) return { type: 'regular', size: st.size, executable: (st.mode & 0o100) !== 0 }
+  if (st.isDirectory()) return { type: 'directory' }
+  if (st.isSymbolicLink()) return { type: 'symlink' }
+  throw new UnsupportedFileTypeError(`${where.toString()} is not a regular file, directory or symlink`)
+}
+
+export interface FsNarSourceOptions {
+  /**
+   * Use blocking system calls instead of libuv's thread pool. Several times faster on trees of many small files
+   * (each asynchronous call costs a thread hand-off of tens of microseconds, more than the call itself), but it
+   * stalls the event loop for the length of each call (one read of at most a chunk). For programs that do
+   * nothing else meanwhile, like `narthex nar dump`; servers keep the default, false.
+   */
+  readonly blocking?: boolean
+}
+
+/**
+ * A {@link NarSource} over the tree at `root` (a file, directory or symlink), read without following symlinks.
+ *
+ * @example
+ * ```ts
+ * const nar = encodeNar(createFsNarSource('./result/'))
+ * ```
+ */
+export function createFsNarSource(root: string | Uint8Array, opts: FsNarSourceOptions = {}): NarSource {
+  const base = typeof root === 'string' ? Buffer.from(resolve(root)) : Buffer.from(root)
+  if (opts.blocking === true) return blockingSource(base)
+  return {
+    async lstat(path) {
+      const p = joinPath(base, path)
+      return statOf(await lstat(p), p)
+    },
+    async readDirectory(path) {
+      return readdir(joinPath(base, path), { encoding: 'buffer' })
+    },
+    async readLink(path) {
+      return readlink(joinPath(base, path), { encoding: 'buffer' })
+    },
+    async openFile(path): Promise<NarSourceFile> {
+      // O_NOFOLLOW: a file swapped for a symlink after lstat is an error, never followed.
+      const fd = await open(joinPath(base, path), constants.O_RDONLY | constants.O_NOFOLLOW)
+      return {
+        read: async (into, offset, length) => (await read(fd, into, offset, length, null)).bytesRead,
+        close: () => close(fd)
+      }
+    }
+  }
+}
+
+function blockingSource(base: Buffer): NarSource {
+  return {
+    lstat(path) {
+      const p = joinPath(base, path)
+      return statOf(fs.lstatSync(p), p)
+    },
+    readDirectory(path) {
+      return fs.readdirSync(joinPath(base, path), { encoding: 'buffer' })
+    },
+    readLink(path) {
+      return fs.readlinkSync(joinPath(base, path), { encoding: 'buffer' })
+    },
+    openFile(path): NarSourceFile {
+      const fd = fs.openSync(joinPath(base, path), constants.O_RDONLY | constants.O_NOFOLLOW)
+      return {
+        read: (into, offset, length) => fs.readSync(fd, into, offset, length, null),
+        close: () => fs.closeSync(fd)
+      }
+    }
+  }
+}
+
+export interface DumpPathOptions extends EncodeNarOptions, FsNarSourceOptions {}
+
+/**
+ * Serialise the file, directory or symlink at `path` as a NAR: the same bytes as `nix-store --dump path`.
+ *
+ * @example
+ * ```ts
+ * await pipeline(dumpPath('/nix/store/...-hello'), createWriteStream('hello.nar'))
+ * ```
+ */
+export function dumpPath(path: string | Uint8Array, opts: DumpPathOptions = {}): AsyncGenerator<Uint8Array> {
+  return encodeNar(createFsNarSource(path, opts), opts)
+}
+
+export interface RestoreNarOptions extends DecodeNarOptions {}
+
+/**
+ * Restore a NAR to `target`, which must not exist (its parent must): the NAR's root becomes `target`. Like
+ * `nix-store --restore`: files are created with O_EXCL (and O_NOFOLLOW), mode 0666 and 0777 less the umask,
+ * executables get +x for all. Nothing is ever written outside `target`: names are checked before use and a
+ * symlink is only ever created as a leaf, never written through. On any error the partly restored `target` is
+ * removed, so a failed restore leaves nothing behind.
+ *
+ * @example
+ * ```ts
+ * await restoreNar(process.stdin, './out')
+ * ```
+ */
+export async function restoreNar(
+  nar: AsyncIterable<Uint8Array>,
+  target: string | Uint8Array,
+  opts: RestoreNarOptions = {}
+): Promise<void> {
+  const base = typeof target === 'string' ? Buffer.from(resolve(target)) : Buffer.from(target)
+  let created = false
+  try {
+    for await (const entry of decodeNar(nar, opts)) {
+      const p = joinPath(base, entry.path)
+      const isRoot = entry.path.length === 0
+      try {
+        if (entry.type === 'directory') {
+          await mkdir(p, 0o777)
+          created ||= isRoot
+        } else if (entry.type === 'symlink') {
+          await symlink(Buffer.from(entry.target), p)
+          created ||= isRoot
+        } else {
+          const fd = await open(
+            p,
+            constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
+            0o666
+          )
+          created ||= isRoot
+          try {
+            if (entry.executable) {
+              const st = await fstat(fd)
+              await fchmod(fd, (st.mode & 0o7777) | 0o111)
+            }
+            await writeAll(fd, entry.contents())
+          } finally {
+            await close(fd)
+          }
+        }
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code
+        if (isRoot && code === 'EEXIST') {
+          throw new RestoreTargetExistsError(`${base.toString()} already exists; restore needs a new path`)
+        }
+        if (code === 'ENAMETOOLONG') {
+          throw new RestorePathTooLongError(
+            `cannot restore ${JSON.stringify(formatNarPath(entry.path))} under ${base.toString()}: the path is too long`
+          )
+        }
+        throw err
+      }
+    }
+  } catch (err) {
+    if (created) await fs.promises.rm(base, { recursive: true, force: true })
+    throw err
+  }
+}
+
+/** Write every chunk of `contents` to `fd`, gathering small chunks into writev calls of up to a chunk size. */
+async function writeAll(fd: number, contents: AsyncIterable<Uint8Array>): Promise<void> {
+  let batch: Uint8Array[] = []
+  let batched = 0
+  const flush = async () => {
+    let bufs = batch
+    let left = batched
+    batch = []
+    batched = 0
+    while (left > 0) {
+      const { bytesWritten } = await writev(fd, bufs)
+      left -= bytesWritten
+      if (left > 0) bufs = dropBytes(bufs, bytesWritten)
+    }
+  }
+  for await (const chunk of contents) {
+    batch.push(chunk)
+    batched += chunk.length
+    if (batched >= NAR_CHUNK_SIZE || batch.length >= 64) await flush()
+  }
+  await flush()
+}
+
+function dropBytes(bufs: Uint8Array[], n: number): Uint8Array[] {
+  const out: Uint8Array[] = []
+  for (const b of bufs) {
+    if (n >= b.length) {
+      n -= b.length
+      continue
+    }
+    out.push(n > 0 ? b.subarray(n) : b)
+    n = 0
+  }
+  return out
+}
