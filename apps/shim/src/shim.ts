@@ -45,6 +45,11 @@ export interface ShimInit {
    * creates, starts and stops in `DATA/store` with `quota`.
    */
   readonly store?: Store
+  /**
+   * fsync in the store the shim creates (default true). Off keeps crash safety against a killed process but not
+   * against power loss: for tests and benchmarks only.
+   */
+  readonly fsync?: boolean
   readonly priority?: number
   readonly allowHosts?: readonly string[]
   /**
@@ -99,7 +104,12 @@ export class NarthexShim implements Shim {
     })
     this.#ownStore = init.store === undefined
     this.#store =
-      init.store ?? createStore({ dir: join(init.data, 'store'), maxSize: init.quota ?? DEFAULT_QUOTA_BYTES })
+      init.store ??
+      createStore({
+        dir: join(init.data, 'store'),
+        maxSize: init.quota ?? DEFAULT_QUOTA_BYTES,
+        fsync: init.fsync ?? true
+      })
     this.#local = new LocalNars({ store: this.#store, tmpDir: join(init.data, 'tmp') })
     const sources: NarSource[] = []
     if (init.swarm !== undefined) sources.push(init.swarm)

@@ -32,6 +32,7 @@ describe('shim NAR delivery from a verified stream', function () {
       swarm,
       upstream: [up.url],
       prefetch: false,
+      fsync: false, // tests only: crash safety against power loss is not what these tests are about
       timing: { stallTimeoutMs: 500 }
     })
     await shim.start()

@@ -26,6 +26,7 @@ describe('shim HTTP surface', function () {
       orchestrator: orch.url,
       upstream: [up.url],
       prefetch: false,
+      fsync: false, // tests only: crash safety against power loss is not what these tests are about
       ...init
     })
     await s.start()
