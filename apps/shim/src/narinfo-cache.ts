@@ -108,6 +108,12 @@ export class NarinfoCache {
     const fields = readNarinfo(stored.text)
     if (fields.hashPart !== hashPart)
       throw new InvalidNarinfoError(`narinfo is for ${fields.hashPart}, not ${hashPart}`)
+    // Served unchanged, so its URL must be this shim's NAR route (as the orchestrator writes it).
+    if (fields.url !== `nar/${narFileKey(fields.narHash)}.nar` || fields.compression !== 'none') {
+      throw new InvalidNarinfoError(
+        `narinfo of ${fields.storePath} points at ${fields.url} (${fields.compression}); the shim serves only nar/<NarHash>.nar uncompressed`
+      )
+    }
     if (this.#trustedKeys.length > 0 && verifyNarinfo(fields.parsed, this.#trustedKeys) === undefined) {
       throw new InvalidNarinfoError(
         `narinfo of ${fields.storePath} is not signed by a trusted orchestrator key`
