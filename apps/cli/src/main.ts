@@ -13,10 +13,19 @@ interface Entry {
 
 /** Every command, keyed by the words that name it. Keep sorted; `narthex --help` prints them in this order. */
 export const COMMANDS: Readonly<Record<string, Entry>> = {
+  attest: {
+    summary: 'attest store paths already built: measure, sign, submit to the orchestrator',
+    load: () => import('./commands/attest.js')
+  },
+  build: {
+    summary: 'build with nix (or rebuild with --check) and attest every output',
+    load: () => import('./commands/build.js')
+  },
   demo: {
     summary: 'start a whole network on loopback and show Nix using it',
     load: () => import('./commands/demo.js')
   },
+  fetch: { summary: 'download one NAR from the swarm to stdout', load: () => import('./commands/fetch.js') },
   keygen: { summary: 'generate a Nix signing key pair', load: () => import('./commands/keygen.js') },
   'nar dump': {
     summary: 'serialise a path as a NAR to stdout',
@@ -50,6 +59,10 @@ export const COMMANDS: Readonly<Record<string, Entry>> = {
   'store verify': {
     summary: 're-hash every stored chunk; quarantine and report what is corrupt',
     load: () => import('./commands/store-verify.js')
+  },
+  orchestrator: {
+    summary: 'run the orchestrator: k-of-n agreement, signed narinfos, dashboard',
+    load: () => import('./commands/orchestrator.js')
   }
 }
 

@@ -1,0 +1,268 @@
+/**
+ * Throughput of one NAR download through the swarm downloader, from 1, 2 and 4 seeder processes, against a plain
+ * TCP socket and node:http carrying the same bytes, in the same run. Rounds are interleaved; medians reported.
+ *
+ *   node --import tsx --conditions source bench/p2p/throughput.ts [--size-mib 256] [--rounds 3] [--only a,b]
+ *
+ * Higher MB/s is better. The downloader's sink discards chunks after verification (the network path is
+ * measured, not the disk); every chunk is still hashed against its CID.
+ */
+import '../../apps/cli/src/polyfill.js'
+import { type ChildProcess, spawn } from 'node:child_process'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { get } from 'node:http'
+import { connect } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { type ChunkSink, createNode, NarDownload } from '@narthex/p2p'
+
+const { values } = parseArgs({
+  options: {
+    'size-mib': { type: 'string', default: '256' },
+    rounds: { type: 'string', default: '3' },
+    only: { type: 'string' }
+  }
+})
+const SIZE = Number(values['size-mib']) * 1024 * 1024
+const ROUNDS = Number(values.rounds)
+
+interface Scenario {
+  readonly name: string
+  readonly mode: 'libp2p' | 'tcp' | 'http' | 'helia'
+  readonly seeders: number
+  readonly options?: Record<string, unknown>
+  readonly client?: Record<string, unknown>
+  /** Downloader options (NarDownload). */
+  readonly download?: Record<string, unknown>
+}
+
+const MiB = 1024 * 1024
+const noise = { encryption: ['noise'] }
+const tls = { encryption: ['tls'] }
+const win = (w: number) => ({ initialStreamWindowSize: w, maxStreamWindowSize: w })
+const scenarios: Scenario[] = [
+  { name: 'tcp', mode: 'tcp', seeders: 1 },
+  { name: 'http', mode: 'http', seeders: 1 },
+  { name: 'helia', mode: 'helia', seeders: 1 },
+  { name: 'noise x1', mode: 'libp2p', seeders: 1, options: noise, client: noise },
+  { name: 'noise x2', mode: 'libp2p', seeders: 2, options: noise, client: noise },
+  { name: 'noise x4', mode: 'libp2p', seeders: 4, options: noise, client: noise },
+  { name: 'tls x1', mode: 'libp2p', seeders: 1, options: tls, client: tls },
+  { name: 'tls x2', mode: 'libp2p', seeders: 2, options: tls, client: tls },
+  { name: 'tls x4', mode: 'libp2p', seeders: 4, options: tls, client: tls },
+  {
+    name: 'tls x1 deep',
+    mode: 'libp2p',
+    seeders: 1,
+    options: { ...tls, ...win(16 * MiB) },
+    client: { ...tls, yamux: win(16 * MiB) },
+    download: { peerWindowBytes: 32 * MiB, requestBatchBytes: 4 * MiB }
+  },
+  {
+    name: 'tls x2 deep',
+    mode: 'libp2p',
+    seeders: 2,
+    options: { ...tls, ...win(16 * MiB) },
+    client: { ...tls, yamux: win(16 * MiB) },
+    download: { peerWindowBytes: 32 * MiB, requestBatchBytes: 4 * MiB }
+  },
+  {
+    name: 'noise x2 win256K',
+    mode: 'libp2p',
+    seeders: 2,
+    options: { ...noise, ...win(256 * 1024) },
+    client: { ...noise, yamux: win(256 * 1024) }
+  },
+  {
+    name: 'noise x2 win4M',
+    mode: 'libp2p',
+    seeders: 2,
+    options: { ...noise, ...win(4 * MiB) },
+    client: { ...noise, yamux: win(4 * MiB) }
+  }
+].filter((s) => values.only === undefined || values.only.split(',').includes(s.name)) as Scenario[]
+
+/** Deterministic incompressible bytes. */
+function makeFile(size: number): Uint8Array {
+  const out = new Uint8Array(size)
+  const view = new DataView(out.buffer)
+  let x = 0x9e3779b9
+  for (let i = 0; i + 4 <= size; i += 4) {
+    x ^= x << 13
+    x ^= x >>> 17
+    x ^= x << 5
+    view.setUint32(i, x >>> 0)
+  }
+  return out
+}
+
+interface Server {
+  readonly child: ChildProcess
+  readonly info: { port?: number; multiaddr?: string; narHash?: string; root?: string; cid?: string }
+}
+
+function startServer(mode: string, file: string, options: object): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      [
+        ...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []),
+        ...(process.env.BENCH_IMPORT ? ['--import', process.env.BENCH_IMPORT] : []),
+        ...['--import', 'tsx', '--conditions', 'source', 'bench/p2p/seeder-process.ts', mode, file],
+        JSON.stringify(options)
+      ],
+      { stdio: ['pipe', 'pipe', 'inherit'] }
+    )
+    let out = ''
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString()
+      const nl = out.indexOf('\n')
+      if (nl >= 0) resolve({ child, info: JSON.parse(out.slice(0, nl)) })
+    })
+    child.on('exit', (code) => reject(new Error(`server exited ${code}`)))
+  })
+}
+
+async function stopServers(servers: Server[]): Promise<void> {
+  await Promise.all(
+    servers.map(
+      (s) =>
+        new Promise<void>((resolve) => {
+          s.child.removeAllListeners('exit')
+          s.child.on('exit', () => resolve())
+          s.child.stdin!.end()
+          setTimeout(() => s.child.kill('SIGKILL'), 5000).unref()
+        })
+    )
+  )
+}
+
+function tcpReceive(port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    let n = 0
+    const s = connect(port, '127.0.0.1')
+    s.on('data', (d: Buffer) => {
+      n += d.byteLength
+    })
+    s.on('end', () => resolve(n))
+    s.on('error', reject)
+  })
+}
+
+function httpReceive(port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    get({ host: '127.0.0.1', port, path: '/' }, (res) => {
+      let n = 0
+      res.on('data', (d: Buffer) => {
+        n += d.byteLength
+      })
+      res.on('end', () => resolve(n))
+      res.on('error', reject)
+    }).on('error', reject)
+  })
+}
+
+const nullSink: ChunkSink = {
+  hasChunk: async () => false,
+  getChunk: async () => undefined,
+  putChunk: async () => {},
+  commitNar: async () => {}
+}
+
+async function p2pReceive(
+  servers: Server[],
+  client: Record<string, unknown>,
+  download: Record<string, unknown>
+): Promise<number> {
+  const node = await createNode({ allowPrivateAddresses: true, allow: ['/ip4/127.0.0.1'], ...client })
+  try {
+    const { multiaddr } = await import('@multiformats/multiaddr')
+    for (const s of servers) await node.dial(multiaddr(s.info.multiaddr!))
+    const dl = new NarDownload({ node, sink: nullSink }, servers[0]!.info.narHash!, {
+      manifestRoot: servers[0]!.info.root!,
+      ...download,
+      providers: { connectedOnly: true }
+    })
+    let n = 0
+    for await (const b of dl.bytes()) n += b.byteLength
+    return n
+  } finally {
+    await node.stop()
+  }
+}
+
+async function heliaReceive(server: Server): Promise<number> {
+  const { startHelia } = await import('./helia.js')
+  const { unixfs } = await import('@helia/unixfs')
+  const { multiaddr } = await import('@multiformats/multiaddr')
+  const { CID } = await import('multiformats/cid')
+  const helia = await startHelia([])
+  try {
+    await helia.libp2p.dial(multiaddr(server.info.multiaddr!))
+    let n = 0
+    for await (const b of unixfs(helia).cat(CID.parse(server.info.cid!))) n += b.byteLength
+    return n
+  } finally {
+    await helia.stop()
+  }
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b)
+  return s.length % 2 === 1 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2
+}
+
+const dir = await mkdtemp(join(tmpdir(), 'narthex-bench-p2p-'))
+const file = join(dir, 'nar.bin')
+await writeFile(file, makeFile(SIZE))
+const results = new Map<string, number[]>()
+const cpu = new Map<string, number[]>()
+try {
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const sc of scenarios) {
+      const servers = await Promise.all(
+        Array.from({ length: sc.seeders }, () => startServer(sc.mode, file, sc.options ?? {}))
+      )
+      try {
+        const cpu0 = process.cpuUsage()
+        const t0 = process.hrtime.bigint()
+        const n =
+          sc.mode === 'tcp'
+            ? await tcpReceive(servers[0]!.info.port!)
+            : sc.mode === 'http'
+              ? await httpReceive(servers[0]!.info.port!)
+              : sc.mode === 'helia'
+                ? await heliaReceive(servers[0]!)
+                : await p2pReceive(servers, sc.client ?? {}, sc.download ?? {})
+        const s = Number(process.hrtime.bigint() - t0) / 1e9
+        const c = process.cpuUsage(cpu0)
+        if (n !== SIZE) throw new Error(`${sc.name}: got ${n} of ${SIZE} bytes`)
+        const mbps = SIZE / 1e6 / s
+        ;(results.get(sc.name) ?? results.set(sc.name, []).get(sc.name)!).push(mbps)
+        ;(cpu.get(sc.name) ?? cpu.set(sc.name, []).get(sc.name)!).push(
+          (c.user + c.system) / 1e6 / (SIZE / 2 ** 30)
+        )
+        console.error(`round ${round + 1} ${sc.name.padEnd(18)} ${mbps.toFixed(0).padStart(5)} MB/s`)
+      } finally {
+        await stopServers(servers)
+      }
+    }
+  }
+} finally {
+  await rm(dir, { recursive: true, force: true })
+}
+
+const http = median(results.get('http') ?? [Number.NaN])
+console.log(
+  `\n${SIZE / MiB} MiB, ${ROUNDS} interleaved rounds, medians (client CPU-s per GiB in the client process)`
+)
+console.log('| path | MB/s | vs node:http | client CPU-s/GiB |')
+console.log('|---|---|---|---|')
+for (const sc of scenarios) {
+  const m = median(results.get(sc.name)!)
+  console.log(
+    `| ${sc.name} | ${m.toFixed(0)} | ${(m / http).toFixed(2)} | ${median(cpu.get(sc.name)!).toFixed(1)} |`
+  )
+}
+process.exit(0)

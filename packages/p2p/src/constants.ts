@@ -1,0 +1,193 @@
+/**
+ * Every limit and default of the network layer, each with the reason for its value. docs/limits.md lists them
+ * for operators; a test keeps the two in step.
+ */
+
+import { MAX_MANIFEST_BYTES as CONTENT_MAX_MANIFEST_BYTES, MAX_CHUNK_SIZE } from '@narthex/content'
+
+const KiB = 1024
+const MiB = 1024 * KiB
+
+/** The fetch protocol. The version changes with any change of the wire format (docs/p2p.md). */
+export const NAR_PROTOCOL = '/narthex/nar/1.0.0'
+
+/** A private DHT protocol name keeps the narthex DHT apart from the public IPFS DHT. */
+export const KAD_PROTOCOL = '/narthex/kad/1.0.0'
+
+// ---------------------------------------------------------------------------------------------------------------
+// Wire format
+
+/** A length prefix is a 4-byte big-endian unsigned integer: fixed size, so a short read is always detectable. */
+export const LENGTH_PREFIX_BYTES = 4
+
+/**
+ * Largest request body. The largest request is GET_CHUNKS with MAX_CHUNKS_PER_REQUEST CIDs of 36 bytes
+ * (CIDv1 raw sha2-256) plus 3 bytes of header: 9,219 bytes. 16 KiB leaves room for longer multihashes.
+ */
+export const MAX_REQUEST_BYTES = 16 * KiB
+
+/** CIDs per GET_CHUNKS request. 256 chunks of the average size (64 KiB) is 16 MiB of response per request. */
+export const MAX_CHUNKS_PER_REQUEST = 256
+
+/**
+ * Largest chunk payload a CHUNK reply may carry: content's MAX_CHUNK_SIZE (the largest maxSize of the known
+ * chunkers, 1 MiB). No valid chunk is larger, so a larger declared length is refused before it is read.
+ */
+export const MAX_CHUNK_BYTES: number = MAX_CHUNK_SIZE
+
+/** Largest MANIFEST reply payload: content's MAX_MANIFEST_BYTES (16 MiB, a manifest of a ~25 GiB NAR). */
+export const MAX_MANIFEST_BYTES: number = CONTENT_MAX_MANIFEST_BYTES
+
+/** Largest CID on the wire: CIDv1 + codec + sha2-256 multihash is 36 bytes; 128 allows other hash functions. */
+export const MAX_CID_BYTES = 128
+
+// ---------------------------------------------------------------------------------------------------------------
+// Streams and connections
+
+/**
+ * Inbound fetch streams one connection may hold open. The downloader uses one stream per peer per download;
+ * 16 allows that many concurrent downloads from one client and stops a stream flood early.
+ */
+export const MAX_INBOUND_FETCH_STREAMS_PER_CONNECTION = 16
+
+/** Outbound fetch streams per connection: the same bound seen from the client side. */
+export const MAX_OUTBOUND_FETCH_STREAMS_PER_CONNECTION = 16
+
+/** Fetch streams a server serves at once across all peers; more get BUSY and are closed. */
+export const MAX_CONCURRENT_FETCH_STREAMS = 256
+
+/**
+ * A fetch stream on which no request arrives for this long is closed by the server: an idle client holds a slot
+ * and memory. Also bounds a reader that never reads (the server's write then waits for a drain that never comes).
+ */
+export const SERVER_STREAM_IDLE_TIMEOUT_MS = 30_000
+
+/**
+ * Unread request bytes a server stream tolerates before it is reset. An honest client pipelines a few requests of
+ * at most ~9 KiB (PEER_WINDOW_BYTES / REQUEST_BATCH_BYTES of them); 1 MiB is ample and bounds a request flood.
+ */
+export const SERVER_READ_BUFFER_BYTES = 1 * MiB
+
+/**
+ * Chunk replies the server gathers before one send to the muxer: fewer yamux frames and drain waits per MiB, no
+ * copies (a list of the stored buffers), and only ~1 MiB queued per stream whatever the window.
+ */
+export const SEND_COALESCE_BYTES = 1 * MiB
+
+/** Re-dial interval for bootstrap peers that dropped. */
+export const BOOTSTRAP_REDIAL_MS = 30_000
+
+/** Open connections in total. Each costs ~50 KiB plus its streams; 300 is libp2p's own default. */
+export const MAX_CONNECTIONS = 300
+
+/** Connections still in the handshake; bounds the memory an inbound flood of half-open TCP connections costs. */
+export const MAX_INCOMING_PENDING_CONNECTIONS = 32
+
+/** Inbound connections per second from one IP (libp2p's default is 5; seeders behind one NAT need more). */
+export const INBOUND_CONNECTION_THRESHOLD = 20
+
+/** Parallel outgoing dials; a downloader dials a handful of providers, the DHT up to alpha at once. */
+export const MAX_PARALLEL_DIALS = 50
+
+/** A dial (TCP + noise + yamux) that takes longer than this on a LAN or loopback is a dead address. */
+export const DIAL_TIMEOUT_MS = 10_000
+
+/** Streams per connection at the muxer. The protocol handlers bound their own protocols further. */
+export const YAMUX_MAX_STREAMS_PER_CONNECTION = 256
+
+/**
+ * Initial yamux stream window (the 256 KiB default needs several round trips to grow). Throughput of one stream is
+ * at most window / round trip, and on a loaded 2-core machine the round trip includes process scheduling (10-40
+ * ms measured), so the window must be large. Yamux 8 makes a data frame as large as the free window when the
+ * writer has queued that much; the fetch server hands the muxer at most ~1 MiB at a time, so frames stay small.
+ */
+export const YAMUX_INITIAL_STREAM_WINDOW = 16 * MiB
+
+/** Largest yamux stream window: equal to the initial one; bounds what one stream has in flight towards us. */
+export const YAMUX_MAX_STREAM_WINDOW = 16 * MiB
+
+/**
+ * Largest read buffer of a fetch stream. Yamux keeps granting window as data arrives, so a paused stream still
+ * receives up to one window; the buffer must hold that plus our high-water mark or the stream aborts. Anything
+ * beyond that is a peer sending more than it was asked for: the stream is reset.
+ */
+export const STREAM_MAX_READ_BUFFER = YAMUX_MAX_STREAM_WINDOW + MAX_MANIFEST_BYTES + 2 * MiB
+
+// ---------------------------------------------------------------------------------------------------------------
+// DHT and announcing
+
+/** Kademlia replication factor k: bucket size, and how many closest peers get each provider record (kad's 20). */
+export const DHT_K = 20
+
+/** Peers queried in parallel during a DHT walk (kad-dht's default 10). */
+export const DHT_ALPHA = 10
+
+/** Disjoint paths of a DHT walk (S/Kademlia; kad-dht's default: alpha). */
+export const DHT_DISJOINT_PATHS = 10
+
+/** Provider records live this long on the peers that hold them (kad-dht's default, 48 h). */
+export const PROVIDER_RECORD_VALIDITY_MS = 48 * 60 * 60 * 1000
+
+/** Re-announce a NAR this long after its last successful announcement: half the validity, a day of margin. */
+export const REANNOUNCE_AFTER_MS = PROVIDER_RECORD_VALIDITY_MS / 2
+
+/**
+ * Announcements in flight. kad-dht 16 loses records silently above ~5 concurrent provide() calls (measured,
+ * docs/libp2p-on-node.md); 4 stays below that and still overlaps the round trips of one walk.
+ */
+export const ANNOUNCE_CONCURRENCY = 4
+
+/** Acknowledged ADD_PROVIDER messages that count as announced. kad's replication is k=20; 3 survives churn. */
+export const ANNOUNCE_MIN_ACKS = 3
+
+/** Attempts per announcement before it is reported failed (and retried at the next re-announce). */
+export const ANNOUNCE_MAX_ATTEMPTS = 4
+
+/** First retry delay; doubles per attempt. */
+export const ANNOUNCE_RETRY_BASE_MS = 1_000
+
+/** One provide() walk that has not finished in this long is abandoned (the DHT's own default is 180 s). */
+export const ANNOUNCE_TIMEOUT_MS = 30_000
+
+/** How long a downloader waits for the DHT to name providers before giving up. */
+export const FIND_PROVIDERS_TIMEOUT_MS = 30_000
+
+/** Providers taken from one lookup: caps dials a Sybil flood of records can cause. */
+export const MAX_PROVIDERS_PER_LOOKUP = 20
+
+// ---------------------------------------------------------------------------------------------------------------
+// Downloader
+
+/**
+ * Bytes requested but not yet received from one peer. Throughput per peer is at most this / round trip, and on a
+ * loaded 2-core machine the round trip includes process scheduling (10-40 ms): 32 MiB with 4 MiB batches measured
+ * ~1.4x the 8 MiB / 2 MiB setting (bench/p2p "deep"). MAX_AHEAD_BYTES still caps the total in flight.
+ */
+export const PEER_WINDOW_BYTES = 32 * MiB
+
+/** Bytes one GET_CHUNKS request asks for at most: large enough to amortise the request, small enough to rebalance. */
+export const REQUEST_BATCH_BYTES = 4 * MiB
+
+/**
+ * How far past the next byte to hand out the downloader fetches. Bounds downloader memory (chunks wait in memory
+ * until yielded) whatever the consumer's speed.
+ */
+export const MAX_AHEAD_BYTES = 64 * MiB
+
+/** A peer with requests outstanding that delivers nothing for this long is stalled: its work moves elsewhere. */
+export const STALL_TIMEOUT_MS = 10_000
+
+/** A peer that must answer HAVE or GET_MANIFEST within this long, or is treated as stalled. */
+export const REQUEST_TIMEOUT_MS = 10_000
+
+/** Score lost per stall or reset. Stalls are not proof of malice: they only lower the peer's priority. */
+export const STALL_PENALTY = 10
+
+/** Peers used at once for one download. More add CPU cost (one noise session each) without more bandwidth. */
+export const MAX_PEERS_PER_DOWNLOAD = 8
+
+/** Attempts to get a chunk before the download fails (each from a different peer when there is one). */
+export const MAX_CHUNK_ATTEMPTS = 8
+
+/** How long a banned peer stays banned in this process (bans are also recorded by the caller as it likes). */
+export const BAN_DURATION_MS = 24 * 60 * 60 * 1000

@@ -1,0 +1,704 @@
+/**
+ * The swarm downloader: one NAR from several peers at once, every chunk verified on arrival, yielded in order.
+ *
+ * 1. Providers: connected peers first, then the DHT (providers.ts); each is asked HAVE on a fetch stream, up to
+ *    `maxPeers` at once. Banned peers are skipped.
+ * 2. Manifest: from the first peer that has the NAR. With a trusted root, it must hash to the root and describe
+ *    the NarHash. Without one, it must decode and describe the NarHash; the whole NAR is then hashed at the end
+ *    and, on a mismatch, the peer that supplied the manifest is banned (NarHashMismatchError).
+ * 3. Chunks: requested in NAR order in batches (REQUEST_BATCH_BYTES), several batches in flight per peer
+ *    (PEER_WINDOW_BYTES), never more than `maxAheadBytes` past the next byte to yield. Each chunk is hashed
+ *    against its CID on arrival: a mismatch bans the sender at once and the chunk goes to another peer. A stall
+ *    (no byte for STALL_TIMEOUT_MS with requests outstanding), a reset or NOT_FOUND penalises the peer and moves
+ *    its outstanding chunks to others; it is never a ban.
+ * 4. Verified chunks go into the ChunkSink before they are yielded; chunks already there are read from it (and
+ *    hashed again), so an interrupted download resumes. The NAR is committed to the sink after the last chunk.
+ *
+ * Memory is bounded by maxAheadBytes plus each stream's read limit, whatever the consumer's speed.
+ */
+import { createHash } from 'node:crypto'
+import type { PeerId } from '@libp2p/interface'
+import {
+  decodeManifest,
+  type Manifest,
+  narCidFromNarHash,
+  sameNarHash,
+  verifyChunk,
+  verifyManifest
+} from '@narthex/content'
+import { formatSha256 } from '@narthex/nix'
+import debug from 'debug'
+import { CID } from 'multiformats/cid'
+import type { Uint8ArrayList } from 'uint8arraylist'
+import {
+  MAX_AHEAD_BYTES,
+  MAX_CHUNK_ATTEMPTS,
+  MAX_PEERS_PER_DOWNLOAD,
+  PEER_WINDOW_BYTES,
+  REQUEST_BATCH_BYTES,
+  REQUEST_TIMEOUT_MS,
+  STALL_PENALTY,
+  STALL_TIMEOUT_MS
+} from './constants.js'
+import {
+  DownloadFailedError,
+  InvalidManifestRootError,
+  ManifestUnavailableError,
+  NarHashMismatchError,
+  NoProvidersError,
+  PeerStalledError
+} from './errors.js'
+import type { ChunkSink } from './interfaces.js'
+import type { NarthexNode } from './node.js'
+import { PeerScores } from './peer-scores.js'
+import { PeerSession } from './peer-session.js'
+import { type FindProvidersOptions, findProviders } from './providers.js'
+
+const log = debug('narthex:p2p:download')
+
+export interface DownloadComponents {
+  readonly node: NarthexNode
+  readonly sink: ChunkSink
+  /** Shared reputation; bans outlive one download. A fresh one per download when omitted. */
+  readonly scores?: PeerScores
+}
+
+export interface DownloadProgress {
+  readonly narSize: number
+  /** Bytes yielded so far. */
+  readonly bytes: number
+  /** Bytes received from peers so far (verified). */
+  readonly fetched: number
+  /** Bytes that were already in the local store. */
+  readonly local: number
+  readonly peers: number
+}
+
+export interface DownloadOptions {
+  /**
+   * The trusted manifest root (from an agreement), as a CID or its string form. Without it the whole NarHash is
+   * checked at the end.
+   */
+  readonly manifestRoot?: CID | string
+  /** The NarSize, when known (checked against the manifest). */
+  readonly narSize?: number
+  readonly signal?: AbortSignal
+  readonly onProgress?: (p: DownloadProgress) => void
+  readonly maxPeers?: number
+  readonly peerWindowBytes?: number
+  readonly requestBatchBytes?: number
+  readonly maxAheadBytes?: number
+  readonly stallTimeoutMs?: number
+  readonly requestTimeoutMs?: number
+  readonly providers?: FindProvidersOptions
+}
+
+export interface DownloadStats {
+  chunks: number
+  chunksFetched: number
+  chunksLocal: number
+  bytesFetched: number
+  /** Chunks whose bytes did not match their CID (all rejected). */
+  badChunks: number
+  /** Bad chunks that were accepted: always 0 (kept to report it). */
+  badChunksAccepted: number
+  stalls: number
+  resets: number
+  notFound: number
+  /** Chunk requests sent again to another peer after a failure. */
+  rerequests: number
+  peersUsed: number
+  /** Peers banned by this download. */
+  banned: string[]
+  /** Bytes received per peer. */
+  bytesByPeer: Record<string, number>
+}
+
+interface ChunkState {
+  readonly cid: CID
+  readonly size: number
+  readonly index: number
+  /** 'local': in the sink before we started; 'pending': to fetch; 'assigned': in flight; 'ready': in memory. */
+  state: 'local' | 'pending' | 'assigned' | 'ready' | 'yielded'
+  bytes?: Uint8Array
+  attempts: number
+  /** Peers that failed to deliver it (NOT_FOUND, reset, stall), tried last. */
+  failedOn?: Set<string>
+}
+
+interface ActivePeer {
+  readonly id: string
+  readonly peer: PeerId
+  readonly session: PeerSession
+  outstandingBytes: number
+  readonly outstanding: Set<number>
+  /** When the peer last made progress (a byte arrived, or its queue went from empty to busy). */
+  since: number
+  dead: boolean
+}
+
+/** Download one NAR from the swarm: an async iterable of its bytes, in order. */
+export function downloadNar(
+  components: DownloadComponents,
+  narHash: string,
+  options: DownloadOptions = {}
+): AsyncIterable<Uint8Array> {
+  return new NarDownload(components, narHash, options).bytes()
+}
+
+export class NarDownload {
+  readonly stats: DownloadStats = {
+    chunks: 0,
+    chunksFetched: 0,
+    chunksLocal: 0,
+    bytesFetched: 0,
+    badChunks: 0,
+    badChunksAccepted: 0,
+    stalls: 0,
+    resets: 0,
+    notFound: 0,
+    rerequests: 0,
+    peersUsed: 0,
+    banned: [],
+    bytesByPeer: {}
+  }
+  readonly narCid: CID
+  readonly manifestRoot: CID | undefined
+  readonly scores: PeerScores
+  private readonly controller = new AbortController()
+  private readonly peers = new Map<string, ActivePeer>()
+  /** Peers that were dropped (stall/reset): not reused in this download unless nobody else is left. */
+  private readonly dropped = new Set<string>()
+  private chunks: ChunkState[] = []
+  private pending: number[] = []
+  private aheadBytes = 0
+  private nextYield = 0
+  private failure: Error | undefined
+  private wakeYield: (() => void) | undefined
+  private wakePeers: (() => void) | undefined
+  private discoveryDone = false
+  private manifestSupplier: string | undefined
+
+  constructor(
+    private readonly components: DownloadComponents,
+    readonly narHash: string,
+    private readonly options: DownloadOptions = {}
+  ) {
+    this.narCid = narCidFromNarHash(narHash)
+    this.scores = components.scores ?? new PeerScores()
+    const root = options.manifestRoot
+    if (typeof root === 'string') {
+      try {
+        this.manifestRoot = CID.parse(root)
+      } catch (err) {
+        throw new InvalidManifestRootError(`not a CID: ${root} (${(err as Error).message})`)
+      }
+    } else {
+      this.manifestRoot = root
+    }
+  }
+
+  private get signal(): AbortSignal {
+    return this.controller.signal
+  }
+
+  /** The NAR's bytes in order. Throws a typed error when it cannot be completed. */
+  async *bytes(): AsyncGenerator<Uint8Array> {
+    const outer = this.options.signal
+    const onAbort = (): void => this.fail(outer?.reason ?? new Error('aborted'))
+    outer?.addEventListener('abort', onAbort, { once: true })
+    const watchdog = setInterval(() => this.checkStalls(), Math.min(1000, this.stallTimeout() / 4))
+    watchdog.unref()
+    try {
+      outer?.throwIfAborted()
+      this.discover().catch((err) => this.fail(err as Error))
+      const { manifest, manifestBytes, trusted } = await this.obtainManifest()
+      await this.plan(manifest)
+      const hash = trusted ? undefined : createHash('sha256')
+      let yielded = 0
+      let local = 0
+      this.schedule()
+      for (let i = 0; i < this.chunks.length; i++) {
+        const c = this.chunks[i]!
+        let bytes: Uint8Array
+        if (c.state === 'local') {
+          const stored = await this.components.sink.getChunk(c.cid, { signal: this.signal })
+          if (stored === undefined || !this.checks(c, stored)) {
+            // Gone or rotten since we looked: fetch it like any other.
+            c.state = 'pending'
+            this.stats.chunksLocal--
+            this.requeue(i)
+            this.schedule()
+            bytes = await this.waitReady(i)
+          } else {
+            bytes = stored
+            local += bytes.byteLength
+          }
+        } else {
+          bytes = await this.waitReady(i)
+        }
+        this.nextYield = i + 1
+        if (c.state === 'ready') this.aheadBytes -= c.size
+        c.state = 'yielded'
+        c.bytes = undefined
+        hash?.update(bytes)
+        yielded += bytes.byteLength
+        this.schedule()
+        this.options.onProgress?.({
+          narSize: manifest.narSize,
+          bytes: yielded,
+          fetched: this.stats.bytesFetched,
+          local,
+          peers: this.peers.size
+        })
+        yield bytes
+      }
+      if (hash !== undefined) {
+        const actual = formatSha256(hash.digest())
+        if (!sameNarHash(actual, this.narHash)) {
+          if (this.manifestSupplier !== undefined)
+            this.banPeer(this.manifestSupplier, 'manifest for another NAR')
+          throw new NarHashMismatchError(this.narHash, actual)
+        }
+      }
+      await this.components.sink.commitNar(this.narCid, manifestBytes, { signal: this.signal })
+    } finally {
+      clearInterval(watchdog)
+      outer?.removeEventListener('abort', onAbort)
+      this.controller.abort(new Error('download finished'))
+      for (const p of this.peers.values()) void p.session.close()
+      this.peers.clear()
+    }
+  }
+
+  private stallTimeout(): number {
+    return this.options.stallTimeoutMs ?? STALL_TIMEOUT_MS
+  }
+
+  private checks(c: ChunkState, bytes: Uint8Array): boolean {
+    if (bytes.byteLength !== c.size) return false
+    try {
+      verifyChunk(c.cid, bytes)
+      return true
+    } catch {
+      return false
+    }
+  }
+
+  private fail(err: Error): void {
+    if (this.failure !== undefined) return
+    this.failure = err
+    this.controller.abort(err)
+    this.wakeYield?.()
+    this.wakePeers?.()
+  }
+
+  // ------------------------------------------------------------------------------------------------ providers
+
+  /** Find providers and keep up to maxPeers sessions open with peers that have the NAR. */
+  private async discover(): Promise<void> {
+    const maxPeers = this.options.maxPeers ?? MAX_PEERS_PER_DOWNLOAD
+    const probes = new Set<Promise<void>>()
+    try {
+      for await (const peer of findProviders(this.components.node, this.narCid, {
+        ...this.options.providers,
+        signal: this.signal
+      })) {
+        if (this.scores.isBanned(peer)) continue
+        while (this.peers.size + probes.size >= maxPeers && !this.signal.aborted) {
+          await Promise.race([...probes, this.peersChanged()])
+        }
+        if (this.signal.aborted) break
+        const p = this.probe(peer).finally(() => probes.delete(p))
+        probes.add(p)
+      }
+      await Promise.all(probes)
+    } finally {
+      this.discoveryDone = true
+      this.notifyPeers()
+    }
+  }
+
+  private peersChanged(): Promise<void> {
+    return new Promise((resolve) => {
+      const prev = this.wakePeers
+      this.wakePeers = () => {
+        prev?.()
+        resolve()
+      }
+    })
+  }
+
+  private notifyPeers(): void {
+    const w = this.wakePeers
+    this.wakePeers = undefined
+    w?.()
+  }
+
+  private async probe(peer: PeerId): Promise<void> {
+    const id = peer.toString()
+    const timeout = this.options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS
+    let session: PeerSession | undefined
+    try {
+      const signal = AbortSignal.any([this.signal, AbortSignal.timeout(timeout)])
+      session = await PeerSession.open(this.components.node, peer, { signal })
+      if (!(await session.have(this.narCid, { signal }))) {
+        await session.close()
+        return
+      }
+      if (this.signal.aborted || this.scores.isBanned(peer)) {
+        session.abort(new Error('download over'))
+        return
+      }
+      this.peers.set(id, {
+        id,
+        peer,
+        session,
+        outstandingBytes: 0,
+        outstanding: new Set(),
+        since: Date.now(),
+        dead: false
+      })
+      this.stats.peersUsed++
+      log('peer %s has %s', id, this.narCid.toString())
+      this.notifyPeers()
+      this.schedule()
+    } catch (err) {
+      session?.abort(err as Error)
+      if (!this.signal.aborted) {
+        this.scores.penalise(peer, STALL_PENALTY, `probe failed: ${(err as Error).message}`)
+      }
+    }
+  }
+
+  /** Wait until a usable peer is there, or discovery ended without one. */
+  private async anyPeer(tried: Set<string>): Promise<ActivePeer | undefined> {
+    for (;;) {
+      if (this.failure !== undefined) throw this.failure
+      const candidates = [...this.peers.values()].filter((p) => !p.dead && !tried.has(p.id))
+      if (candidates.length > 0) {
+        candidates.sort((a, b) => this.scores.score(b.id) - this.scores.score(a.id))
+        return candidates[0]
+      }
+      if (this.discoveryDone) return undefined
+      await this.peersChanged()
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------------ manifest
+
+  private async obtainManifest(): Promise<{
+    manifest: Manifest
+    manifestBytes: Uint8Array
+    trusted: boolean
+  }> {
+    const root = this.manifestRoot
+    const tried = new Set<string>()
+    let sawPeer = false
+    for (;;) {
+      const p = await this.anyPeer(tried)
+      if (p === undefined) {
+        if (!sawPeer) throw new NoProvidersError(`no peer holds ${this.narCid.toString()}`)
+        throw new ManifestUnavailableError()
+      }
+      sawPeer = true
+      tried.add(p.id)
+      let bytes: Uint8Array | undefined
+      try {
+        const signal = AbortSignal.any([
+          this.signal,
+          AbortSignal.timeout(this.options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS)
+        ])
+        bytes = await p.session.getManifest(this.narCid, { signal })
+      } catch (err) {
+        if (this.failure !== undefined) throw this.failure
+        this.dropPeer(p, err as Error)
+        continue
+      }
+      if (bytes === undefined) {
+        // It said HAVE and then has no manifest: not proof (it may have just evicted it).
+        this.scores.penalise(p.id, STALL_PENALTY, 'no manifest after HAVE')
+        this.dropPeer(p, new Error('no manifest'))
+        continue
+      }
+      try {
+        if (root !== undefined) {
+          const manifest = verifyManifest(bytes, root, {
+            narHash: this.narHash,
+            ...(this.options.narSize !== undefined ? { narSize: this.options.narSize } : {})
+          })
+          return { manifest, manifestBytes: bytes, trusted: true }
+        }
+        const manifest = decodeManifest(bytes)
+        this.checkDescribes(manifest)
+        this.manifestSupplier = p.id
+        return { manifest, manifestBytes: bytes, trusted: false }
+      } catch (err) {
+        this.judgeManifest(p, bytes, err as Error)
+      }
+    }
+  }
+
+  /** The manifest describes the NAR asked for (hash, and size when known). */
+  private checkDescribes(m: Manifest): void {
+    if (!sameNarHash(m.narHash, this.narHash))
+      throw new ManifestUnavailableError('manifest describes another NAR')
+    if (this.options.narSize !== undefined && m.narSize !== this.options.narSize) {
+      throw new ManifestUnavailableError('manifest describes a NAR of another size')
+    }
+  }
+
+  /**
+   * A manifest that failed the checks. Proof of misbehaviour (ban) when it does not decode or describes another
+   * NAR; a manifest of the right NAR cut by another chunker (a different but honest root) only makes the peer
+   * unusable for this download.
+   */
+  private judgeManifest(p: ActivePeer, bytes: Uint8Array, err: Error): void {
+    let manifest: Manifest | undefined
+    try {
+      manifest = decodeManifest(bytes)
+    } catch {
+      this.banPeer(p.id, `undecodable manifest: ${err.message}`)
+      return
+    }
+    if (!sameNarHash(manifest.narHash, this.narHash)) {
+      this.banPeer(p.id, 'manifest of another NAR')
+      return
+    }
+    if (this.options.narSize !== undefined && manifest.narSize !== this.options.narSize) {
+      // Every honest manifest of this NAR, whatever its chunker, has the NAR's true size.
+      this.banPeer(p.id, 'manifest with a false NarSize')
+      return
+    }
+    log('peer %s has another manifest of the NAR (%s): %s', p.id, manifest.chunker, err.message)
+    this.dropPeer(p, err, false)
+  }
+
+  // ------------------------------------------------------------------------------------------------ chunks
+
+  private async plan(manifest: Manifest): Promise<void> {
+    let offset = 0
+    this.chunks = manifest.chunks.map((c, index) => {
+      const s: ChunkState = { cid: c.cid, size: c.size, index, state: 'pending', attempts: 0 }
+      offset += c.size
+      return s
+    })
+    this.stats.chunks = this.chunks.length
+    for (const c of this.chunks) {
+      if (await this.components.sink.hasChunk(c.cid, { signal: this.signal })) {
+        c.state = 'local'
+        this.stats.chunksLocal++
+      } else {
+        this.pending.push(c.index)
+      }
+    }
+    log(
+      '%s: %d chunks, %d local, %d bytes',
+      this.narCid.toString(),
+      this.chunks.length,
+      this.stats.chunksLocal,
+      offset
+    )
+  }
+
+  private requeue(index: number): void {
+    // Keep `pending` sorted: the earliest chunk is always requested first.
+    let lo = 0
+    let hi = this.pending.length
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1
+      if (this.pending[mid]! < index) lo = mid + 1
+      else hi = mid
+    }
+    if (this.pending[lo] !== index) this.pending.splice(lo, 0, index)
+  }
+
+  /** Hand out pending chunks to peers with room in their window, in NAR order. */
+  private schedule(): void {
+    if (this.failure !== undefined || this.chunks.length === 0) return
+    const window = this.options.peerWindowBytes ?? PEER_WINDOW_BYTES
+    const batchBytes = this.options.requestBatchBytes ?? REQUEST_BATCH_BYTES
+    const maxAhead = this.options.maxAheadBytes ?? MAX_AHEAD_BYTES
+    const peers = [...this.peers.values()].filter((p) => !p.dead)
+    if (peers.length === 0) {
+      if (this.discoveryDone && this.pending.length > 0) this.reviveOrFail()
+      return
+    }
+    peers.sort((a, b) => this.scores.score(b.id) - this.scores.score(a.id))
+    let progress = true
+    while (progress && this.pending.length > 0) {
+      progress = false
+      // Peers with the most room first, so batches spread across peers.
+      peers.sort((a, b) => a.outstandingBytes - b.outstandingBytes)
+      for (const p of peers) {
+        if (p.dead || p.outstandingBytes >= window) continue
+        const batch: ChunkState[] = []
+        let bytes = 0
+        for (let k = 0; k < this.pending.length && batch.length < 256; ) {
+          const c = this.chunks[this.pending[k]!]!
+          // Never run further ahead of the consumer than maxAhead (the first chunk always goes).
+          if (this.aheadBytes + c.size > maxAhead && c.index !== this.nextYield) break
+          if (bytes > 0 && bytes + c.size > batchBytes) break
+          if (c.failedOn?.has(p.id) && peers.some((q) => q !== p && !q.dead && !c.failedOn!.has(q.id))) {
+            k++
+            continue
+          }
+          this.pending.splice(k, 1)
+          batch.push(c)
+          bytes += c.size
+          this.aheadBytes += c.size
+        }
+        if (batch.length === 0) continue
+        progress = true
+        this.request(p, batch)
+      }
+    }
+  }
+
+  private request(p: ActivePeer, batch: ChunkState[]): void {
+    if (p.outstanding.size === 0) p.since = Date.now()
+    for (const c of batch) {
+      c.state = 'assigned'
+      c.attempts++
+      if (c.attempts > 1) this.stats.rerequests++
+      p.outstanding.add(c.index)
+      p.outstandingBytes += c.size
+    }
+    const onChunk = async (i: number, data: Uint8ArrayList | undefined): Promise<void> => {
+      const c = batch[i]!
+      if (p.dead || !p.outstanding.has(c.index)) return
+      p.outstanding.delete(c.index)
+      p.outstandingBytes -= c.size
+      if (data === undefined) {
+        this.stats.notFound++
+        this.scores.penalise(p.id, 1, 'chunk not found')
+        this.retry(c, p.id)
+        return
+      }
+      const bytes = data.subarray()
+      if (!this.checks(c, bytes)) {
+        this.stats.badChunks++
+        this.banPeer(p.id, `bad chunk ${c.cid.toString()}`)
+        this.retry(c, p.id)
+        return
+      }
+      this.stats.chunksFetched++
+      this.stats.bytesFetched += bytes.byteLength
+      this.stats.bytesByPeer[p.id] = (this.stats.bytesByPeer[p.id] ?? 0) + bytes.byteLength
+      try {
+        await this.components.sink.putChunk(c.cid, bytes, { signal: this.signal })
+      } catch (err) {
+        // A local failure (disk full...): no peer is to blame and no other peer can help.
+        this.fail(err as Error)
+        return
+      }
+      if (c.state === 'assigned') {
+        c.state = 'ready'
+        c.bytes = bytes
+        if (c.index === this.nextYield) this.wakeYield?.()
+      }
+      this.schedule()
+    }
+    p.session
+      .getChunks(
+        batch.map((c) => c.cid),
+        onChunk,
+        { signal: this.signal }
+      )
+      .then(
+        () => this.schedule(),
+        (err: Error) => {
+          if (this.failure !== undefined || this.signal.aborted) return
+          this.dropPeer(p, err)
+        }
+      )
+  }
+
+  /** Put a chunk back in the queue for another peer, or fail when it ran out of attempts. */
+  private retry(c: ChunkState, failedOn: string): void {
+    this.aheadBytes -= c.size
+    c.state = 'pending'
+    if (c.failedOn === undefined) c.failedOn = new Set()
+    c.failedOn.add(failedOn)
+    if (c.attempts >= MAX_CHUNK_ATTEMPTS) {
+      this.fail(new DownloadFailedError(`chunk ${c.index} failed ${c.attempts} times`))
+      return
+    }
+    this.requeue(c.index)
+    this.schedule()
+  }
+
+  private banPeer(id: string, reason: string): void {
+    this.scores.ban(id, reason)
+    if (!this.stats.banned.includes(id)) this.stats.banned.push(id)
+    const p = this.peers.get(id)
+    if (p !== undefined) this.dropPeer(p, new Error(reason), false)
+  }
+
+  /** Stop using a peer in this download and move its outstanding chunks to others. */
+  private dropPeer(p: ActivePeer, err: Error, penalise = true): void {
+    if (p.dead) return
+    p.dead = true
+    this.peers.delete(p.id)
+    this.dropped.add(p.id)
+    if (err instanceof PeerStalledError) this.stats.stalls++
+    else this.stats.resets++
+    if (penalise) this.scores.penalise(p.id, STALL_PENALTY, err.message)
+    log('dropping peer %s: %s', p.id, err.message)
+    p.session.abort(err)
+    const outstanding = [...p.outstanding]
+    p.outstanding.clear()
+    p.outstandingBytes = 0
+    for (const index of outstanding) {
+      const c = this.chunks[index]!
+      if (c.state === 'assigned') this.retry(c, p.id)
+    }
+    this.notifyPeers()
+    this.schedule()
+  }
+
+  /** No peer left: reopen sessions to dropped (not banned) peers once more, else fail. */
+  private reviveOrFail(): void {
+    const candidates = [...this.dropped].filter((id) => !this.scores.isBanned(id))
+    this.dropped.clear()
+    if (candidates.length === 0) {
+      this.fail(new DownloadFailedError(`no peer left to fetch ${this.narCid.toString()} from`))
+      return
+    }
+    this.discoveryDone = false
+    const node = this.components.node
+    Promise.all(
+      candidates.map((id) => {
+        const conn = node.getConnections().find((c) => c.remotePeer.toString() === id)
+        return conn !== undefined ? this.probe(conn.remotePeer) : Promise.resolve()
+      })
+    ).finally(() => {
+      this.discoveryDone = true
+      if (this.peers.size === 0 && this.failure === undefined) {
+        this.fail(new DownloadFailedError(`no peer left to fetch ${this.narCid.toString()} from`))
+      }
+    })
+  }
+
+  private checkStalls(): void {
+    const now = Date.now()
+    const limit = this.stallTimeout()
+    for (const p of [...this.peers.values()]) {
+      const last = Math.max(p.since, p.session.lastDataAt)
+      if (p.outstanding.size > 0 && now - last > limit) {
+        this.dropPeer(p, new PeerStalledError(`no data for ${now - last} ms`))
+      }
+    }
+  }
+
+  private async waitReady(index: number): Promise<Uint8Array> {
+    const c = this.chunks[index]!
+    for (;;) {
+      if (this.failure !== undefined) throw this.failure
+      if (c.state === 'ready' && c.bytes !== undefined) return c.bytes
+      await new Promise<void>((resolve) => {
+        this.wakeYield = resolve
+      })
+    }
+  }
+}
