@@ -56,6 +56,10 @@ export interface ShimConfig {
   readonly allowHosts: readonly string[]
   /** Public keys (`name:base64`) the orchestrator's narinfos must be signed with; empty: not checked. */
   readonly orchestratorKeys: readonly string[]
+  /** libp2p listen multiaddrs, so peers can dial this shim to fetch what it re-seeds (default none). */
+  readonly p2pListen: readonly string[]
+  /** Dial private and loopback peer addresses (LANs, tests; default false). */
+  readonly allowPrivate: boolean
 }
 
 /** Every key a config file may have (in JSON). */
@@ -71,7 +75,9 @@ export const CONFIG_KEYS = [
   'priority',
   'allowNonLoopback',
   'allowHosts',
-  'orchestratorKeys'
+  'orchestratorKeys',
+  'p2pListen',
+  'allowPrivate'
 ] as const
 
 export type ConfigKey = (typeof CONFIG_KEYS)[number]
@@ -210,6 +216,8 @@ export function resolveConfig(raw: RawConfig): ShimConfig {
         throw new InvalidConfigError(`orchestratorKeys: ${(err as Error).message}`)
       }
     }),
+    p2pListen: raw.p2pListen === undefined ? [] : stringList('p2pListen', raw.p2pListen),
+    allowPrivate: raw.allowPrivate === undefined ? false : bool('allowPrivate', raw.allowPrivate),
     allowHosts:
       raw.allowHosts === undefined ? [] : stringList('allowHosts', raw.allowHosts).map((h) => h.toLowerCase())
   }

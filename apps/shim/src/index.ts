@@ -32,6 +32,7 @@ export * from './errors.js'
 export { OrchestratorClient } from './orchestrator.js'
 export type { Shim, ShimInit, ShimStats } from './shim.js'
 export type { AgreedNarinfo, NarFetch, NarinfoSource, NarRequest, NarSource, Reseeder } from './sources.js'
+export { SwarmSource, type SwarmSourceInit } from './swarm.js'
 export { UpstreamSource } from './upstream.js'
 
 /** Compose a shim; nothing listens or touches the disk until `start()`. */

@@ -1,5 +1,16 @@
 import { readFile } from 'node:fs/promises'
-import { createShim, parseConfigFile, type RawConfig, resolveConfig } from '@narthex/shim'
+import { join } from 'node:path'
+import { narCidFromNarHash } from '@narthex/content'
+import { Announcer, chunkSourceFromStore, createNode, FetchServer } from '@narthex/p2p'
+import {
+  createShim,
+  parseConfigFile,
+  type RawConfig,
+  resolveConfig,
+  type ShimConfig,
+  SwarmSource
+} from '@narthex/shim'
+import { createStore, type NarEntry, type Store } from '@narthex/store'
 import { type Command, parseFlags } from '../command.js'
 import { UsageError } from '../errors.js'
 
@@ -9,7 +20,7 @@ export const command: Command = {
   usage: `Usage: narthex shim --data DIR [--orchestrator URL] [--bootstrap MULTIADDR]... [--upstream URL]...
                     [--listen HOST:PORT] [--config FILE] [--quota SIZE] [--priority N]
                     [--orchestrator-key KEY]... [--no-seed] [--no-prefetch]
-                    [--allow-non-loopback] [--allow-host NAME]...
+                    [--allow-non-loopback] [--allow-host NAME]... [--p2p-listen MULTIADDR]... [--allow-private]
 
 Serves the Nix binary-cache protocol on loopback (default 127.0.0.1:37515). Point Nix at it:
   substituters = http://127.0.0.1:37515
@@ -26,7 +37,9 @@ Serves the Nix binary-cache protocol on loopback (default 127.0.0.1:37515). Poin
   --priority N           Priority in nix-cache-info (default 30; cache.nixos.org is 40)
   --no-seed              do not re-seed fetched NARs to the network
   --no-prefetch          do not fetch a path's closure when Nix asks for its narinfo
-  --allow-host NAME      accept this Host name besides loopback names (repeatable)`,
+  --allow-host NAME      accept this Host name besides loopback names (repeatable)
+  --p2p-listen MULTIADDR libp2p listen address, so peers can fetch what this shim re-seeds (repeatable)
+  --allow-private        dial private and loopback peer addresses (LANs, tests)`,
   async run(args, io) {
     const { values, positionals } = parseFlags(args, {
       data: { type: 'string' },
@@ -41,7 +54,9 @@ Serves the Nix binary-cache protocol on loopback (default 127.0.0.1:37515). Poin
       'no-prefetch': { type: 'boolean' },
       'allow-non-loopback': { type: 'boolean' },
       'allow-host': { type: 'string', multiple: true },
-      'orchestrator-key': { type: 'string', multiple: true }
+      'orchestrator-key': { type: 'string', multiple: true },
+      'p2p-listen': { type: 'string', multiple: true },
+      'allow-private': { type: 'boolean' }
     })
     if (positionals.length > 0) throw new UsageError(`unexpected argument ${positionals[0]}`)
     const text = values.config === undefined ? undefined : await readFile(values.config, 'utf8')
@@ -67,24 +82,27 @@ Serves the Nix binary-cache protocol on loopback (default 127.0.0.1:37515). Poin
     if (values['allow-non-loopback']) flags.allowNonLoopback = true
     if (values['allow-host'] !== undefined) flags.allowHosts = values['allow-host']
     if (values['orchestrator-key'] !== undefined) flags.orchestratorKeys = values['orchestrator-key']
+    if (values['p2p-listen'] !== undefined) flags.p2pListen = values['p2p-listen']
+    if (values['allow-private']) flags.allowPrivate = true
     let config: ReturnType<typeof resolveConfig>
     try {
       config = resolveConfig({ ...file, ...flags })
     } catch (err) {
       throw new UsageError((err as Error).message)
     }
-    if (config.bootstrap.length > 0) {
-      // TODO(p2p): build the swarm NarSource and the re-seeder from @narthex/p2p once it lands.
-      io.stderr.write('narthex shim: peer-to-peer fetching is not in this build yet; using upstreams only\n')
-    }
+    // One chunk store: the shim's NAR cache, the swarm downloader's sink, and what the fetch server serves.
+    const store = createStore({ dir: join(config.data, 'store'), maxSize: config.quota })
+    await store.start()
+    const p2p = config.bootstrap.length > 0 ? await startP2p(config, store) : undefined
     const shim = createShim({
       data: config.data,
       listen: config.listen,
+      store,
+      ...(p2p === undefined ? {} : { swarm: p2p.swarm }),
       ...(config.orchestrator === undefined ? {} : { orchestrator: config.orchestrator }),
       upstream: config.upstream,
       seed: config.seed,
       prefetch: config.prefetch,
-      quota: config.quota,
       priority: config.priority,
       allowHosts: config.allowHosts,
       orchestratorKeys: config.orchestratorKeys
@@ -96,6 +114,47 @@ Serves the Nix binary-cache protocol on loopback (default 127.0.0.1:37515). Poin
       process.once('SIGTERM', resolve)
     })
     await shim.stop()
+    await p2p?.stop()
+    await store.stop()
     return 0
+  }
+}
+
+/**
+ * The peer-to-peer side: a libp2p node bootstrapped into the DHT, the swarm downloader as the shim's first NAR
+ * source and, when re-seeding is on, the fetch server (peers fetch chunks from this shim's store) and the
+ * announcer (the NARs in the store are announced in the DHT, if this node has listen addresses).
+ */
+async function startP2p(config: ShimConfig, store: Store) {
+  const node = await createNode({
+    dataDir: join(config.data, 'p2p'),
+    bootstrap: config.bootstrap,
+    listen: config.p2pListen,
+    allowPrivateAddresses: config.allowPrivate,
+    dhtServer: config.seed && config.p2pListen.length > 0
+  })
+  const swarm = new SwarmSource({ node, store })
+  let server: FetchServer | undefined
+  let announcer: Announcer | undefined
+  const onAdded = (e: CustomEvent<NarEntry>) => announcer?.announce(narCidFromNarHash(e.detail.narHash))
+  if (config.seed) {
+    server = new FetchServer({ node, source: chunkSourceFromStore(store) })
+    await server.start()
+    if (config.p2pListen.length > 0) {
+      announcer = new Announcer({ node })
+      announcer.start()
+      store.addEventListener('nar:added', onAdded)
+      for await (const nar of store.listNars())
+        if (!nar.damaged) announcer.announce(narCidFromNarHash(nar.narHash))
+    }
+  }
+  return {
+    swarm,
+    async stop() {
+      store.removeEventListener('nar:added', onAdded)
+      announcer?.stop()
+      await server?.stop()
+      await node.stop()
+    }
   }
 }
