@@ -5,17 +5,28 @@
  * bytes in hand, so a NAR no peer has fails before the shim sends any header.
  */
 import { narCidFromNarHash } from '@narthex/content'
-import { chunkSinkFromStore, downloadNar, findProviders, type NarthexNode, PeerScores } from '@narthex/p2p'
+import {
+  chunkSinkFromStore,
+  downloadNar,
+  findProviders,
+  type NarthexNode,
+  PeerScores,
+  PeerSession
+} from '@narthex/p2p'
 import type { Store } from '@narthex/store'
 import createDebug from 'debug'
 import { LOOKUP_TIMEOUT_MS } from './constants.js'
 import { NarNotFoundError, NarUnavailableError } from './errors.js'
+import { withTimeout } from './http-client.js'
 import type { NarFetch, NarRequest, NarSource } from './sources.js'
 
 const log = createDebug('narthex:shim:swarm')
 
 /** Downloader errors that mean "no peer has it" (404 rather than 502). */
 const MISSING = new Set(['NoProvidersError', 'ManifestUnavailableError'])
+
+/** Candidates asked HAVE when deciding whether a narinfo can be answered (the downloader asks more). */
+const MAX_HAVE_ASKS = 8
 
 export interface SwarmSourceInit {
   readonly node: NarthexNode
@@ -36,13 +47,26 @@ export class SwarmSource implements NarSource {
     this.#scores = init.scores ?? new PeerScores()
   }
 
+  /**
+   * Whether some peer holds the NAR: candidates from findProviders (connected peers first, then the DHT) are asked
+   * HAVE, up to MAX_HAVE_ASKS of them, within LOOKUP_TIMEOUT_MS.
+   */
   async has(req: NarRequest, opts: { signal?: AbortSignal } = {}): Promise<boolean> {
     const cid = narCidFromNarHash(req.narHash)
-    for await (const _peer of findProviders(this.#node, cid, {
-      timeoutMs: LOOKUP_TIMEOUT_MS,
-      ...(opts.signal === undefined ? {} : { signal: opts.signal })
-    })) {
-      return true
+    const signal = withTimeout(opts.signal)
+    let asked = 0
+    for await (const peer of findProviders(this.#node, cid, { signal, timeoutMs: LOOKUP_TIMEOUT_MS })) {
+      if (++asked > MAX_HAVE_ASKS) break
+      let session: PeerSession | undefined
+      try {
+        session = await PeerSession.open(this.#node, peer, { signal })
+        if (await session.have(cid, { signal })) return true
+      } catch (err) {
+        log('HAVE to %s failed: %s', peer.toString(), (err as Error).message)
+      } finally {
+        await session?.close().catch(() => {})
+      }
+      if (signal.aborted) break
     }
     return false
   }
