@@ -83,12 +83,6 @@ export const STORE_DIR = '/nix/store'
 /** Version of the level database layout; a different stored version refuses to start rather than misread. */
 export const DB_LAYOUT_VERSION = 1
 
-/** The private Kademlia DHT protocol of the narthex network (docs/p2p.md): apart from the public IPFS DHT. */
-export const KAD_PROTOCOL = '/narthex/kad/1.0.0'
-
-/** File of the bootstrap node's libp2p key inside `<data>/p2p/` (libp2p's protobuf encoding, mode 0600). */
-export const PEER_KEY_FILE = 'peer.key'
-
 /**
  * Connections the bootstrap node keeps. Every seeder and shim connects to it first; 500 is far above a small
  * network and bounded (each idle connection costs a few KiB).

@@ -6,31 +6,20 @@ import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { noise } from '@chainsafe/libp2p-noise'
-import { yamux } from '@chainsafe/libp2p-yamux'
-import { identify } from '@libp2p/identify'
-import { kadDHT, passthroughMapper } from '@libp2p/kad-dht'
-import { ping } from '@libp2p/ping'
-import { tcp } from '@libp2p/tcp'
 import { multiaddr } from '@multiformats/multiaddr'
 import { formatPublicKey, formatSecretKey, generateSecretKey } from '@narthex/nix'
-import { createLibp2p } from 'libp2p'
+import { createNode } from '@narthex/p2p'
 import { CID } from 'multiformats/cid'
 import * as Digest from 'multiformats/hashes/digest'
 import { NARTHEX_BIN, tempDir, waitFor } from '../../../test/util/index.js'
-import { createOrchestrator, KAD_PROTOCOL, type Orchestrator, resolveConfig } from '../src/index.js'
+import { createOrchestrator, type Orchestrator, resolveConfig } from '../src/index.js'
 
 async function peer(bootstrap: string) {
-  const node = await createLibp2p({
-    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
-    transports: [tcp()],
-    connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
-    services: {
-      identify: identify(),
-      ping: ping(),
-      dht: kadDHT({ protocol: KAD_PROTOCOL, clientMode: false, peerInfoMapper: passthroughMapper })
-    }
+  // Nodes as seeders make them; the orchestrator's node must interoperate with them.
+  const node = await createNode({
+    listen: ['/ip4/127.0.0.1/tcp/0'],
+    dhtServer: true,
+    allowPrivateAddresses: true
   })
   await node.dial(multiaddr(bootstrap))
   return node
