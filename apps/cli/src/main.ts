@@ -45,6 +45,7 @@ export const COMMANDS: Readonly<Record<string, Entry>> = {
     summary: 'check that a narinfo (stdin) is signed by a trusted key',
     load: () => import('./commands/narinfo-verify.js')
   },
+  shim: { summary: 'run the local Nix substituter', load: () => import('./commands/shim.js') },
   'store cat': { summary: 'write a stored NAR to stdout', load: () => import('./commands/store-cat.js') },
   'store gc': {
     summary: 'evict least recently used NARs to fit a size; remove leftovers',
