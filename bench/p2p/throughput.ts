@@ -60,6 +60,14 @@ const scenarios: Scenario[] = [
     download: { peerWindowBytes: 32 * MiB, requestBatchBytes: 4 * MiB }
   },
   {
+    name: 'tls x2 deep',
+    mode: 'libp2p',
+    seeders: 2,
+    options: { ...tls, ...win(16 * MiB) },
+    client: { ...tls, yamux: win(16 * MiB) },
+    download: { peerWindowBytes: 32 * MiB, requestBatchBytes: 4 * MiB }
+  },
+  {
     name: 'noise x2 win256K',
     mode: 'libp2p',
     seeders: 2,

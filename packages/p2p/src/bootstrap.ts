@@ -34,6 +34,7 @@ export class Bootstrap {
     this.controller = new AbortController()
     // After libp2p has started its transports: dial on the next tick.
     this.timer = setTimeout(() => this.dialAll(), 0)
+    this.timer.unref()
   }
 
   stop(): void {
@@ -58,7 +59,9 @@ export class Bootstrap {
         }
       })
     ).finally(() => {
-      if (!signal.aborted) this.timer = setTimeout(() => this.dialAll(), BOOTSTRAP_REDIAL_MS)
+      if (signal.aborted) return
+      this.timer = setTimeout(() => this.dialAll(), BOOTSTRAP_REDIAL_MS)
+      this.timer.unref()
     })
   }
 }

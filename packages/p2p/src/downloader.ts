@@ -208,6 +208,7 @@ export class NarDownload {
     const onAbort = (): void => this.fail(outer?.reason ?? new Error('aborted'))
     outer?.addEventListener('abort', onAbort, { once: true })
     const watchdog = setInterval(() => this.checkStalls(), Math.min(1000, this.stallTimeout() / 4))
+    watchdog.unref()
     try {
       outer?.throwIfAborted()
       this.discover().catch((err) => this.fail(err as Error))

@@ -22,15 +22,7 @@ import {
 import { MalformedMessageError, MessageTooLargeError, TruncatedMessageError } from './errors.js'
 import { FrameReader, writeFrame } from './frame-reader.js'
 import type { ChunkSource } from './interfaces.js'
-import {
-  decodeRequest,
-  ErrorCode,
-  encodeFrame,
-  encodeFrameHeader,
-  encodeReply,
-  MessageType,
-  type Request
-} from './wire.js'
+import { decodeRequest, ErrorCode, encodeFrame, encodeReply, MessageType, type Request } from './wire.js'
 
 const log = debug('narthex:p2p:server')
 

@@ -1,0 +1,77 @@
+import assert from 'node:assert/strict'
+import { multiaddr } from '@multiformats/multiaddr'
+import { tempDir, waitFor } from '../../../test/util/index.js'
+import { Announcer, createNode, isPrivateMultiaddr, type NarthexNode } from '../src/index.js'
+import { loopbackNode, pseudoRandomBytes, rawCid } from './util.js'
+
+describe('node factory', function () {
+  this.timeout(30_000)
+  let nodes: NarthexNode[] = []
+  afterEach(async () => {
+    await Promise.all(nodes.map((n) => n.stop()))
+    nodes = []
+  })
+
+  it('classifies private, loopback and public addresses', () => {
+    for (const a of [
+      '/ip4/127.0.0.1/tcp/1',
+      '/ip4/10.1.2.3/tcp/1',
+      '/ip4/192.168.0.9/tcp/1',
+      '/ip6/::1/tcp/1'
+    ]) {
+      assert.equal(isPrivateMultiaddr(multiaddr(a)), true, a)
+    }
+    for (const a of ['/ip4/1.1.1.1/tcp/1', '/dns4/example.org/tcp/1']) {
+      assert.equal(isPrivateMultiaddr(multiaddr(a)), false, a)
+    }
+  })
+
+  it('in production configuration refuses to dial a private address unless it is a configured bootstrap peer', async () => {
+    const target = await loopbackNode()
+    nodes.push(target)
+    const addr = target.getMultiaddrs()[0]!
+    const production = await createNode()
+    nodes.push(production)
+    await assert.rejects(production.dial(addr))
+    const told = await createNode({ bootstrap: [addr.toString()] })
+    nodes.push(told)
+    await waitFor('bootstrap connection', () => told.getConnections().length > 0)
+    assert.ok(told.getConnections()[0]!.remotePeer.equals(target.peerId))
+  })
+
+  it('keeps its peer identity in the data directory across restarts', async () => {
+    const dir = await tempDir()
+    try {
+      const a = await createNode({ dataDir: dir.path })
+      const id = a.peerId.toString()
+      await a.stop()
+      const b = await createNode({ dataDir: dir.path })
+      nodes.push(b)
+      assert.equal(b.peerId.toString(), id)
+    } finally {
+      await dir.cleanup()
+    }
+  })
+
+  it('rejects a malformed bootstrap address with InvalidNodeConfigError', async () => {
+    await assert.rejects(createNode({ bootstrap: ['not a multiaddr'] }), { name: 'InvalidNodeConfigError' })
+  })
+
+  it('the announcer retries an announcement nobody acknowledges and reports it failed', async () => {
+    const lone = await loopbackNode({ dhtServer: true, allowQueryWithZeroPeers: true })
+    nodes.push(lone)
+    const announcer = new Announcer(
+      { node: lone },
+      { timeoutMs: 300, maxAttempts: 3, retryBaseMs: 10, minAcks: 1 }
+    )
+    const outcomes: Array<{ ok: boolean; attempts: number; acks: number }> = []
+    announcer.onOutcome((o) => outcomes.push({ ok: o.ok, attempts: o.attempts, acks: o.acks }))
+    announcer.start()
+    announcer.announce(rawCid(pseudoRandomBytes(32, 5)))
+    await announcer.onIdle()
+    announcer.stop()
+    assert.deepEqual(outcomes, [{ ok: false, attempts: 3, acks: 0 }])
+    assert.equal(announcer.stats.failed, 1)
+    assert.equal(announcer.stats.retries, 2)
+  })
+})
