@@ -59,9 +59,6 @@ export const MIRROR_INTERVAL_MS = 5 * 60 * 1000
  */
 export const MIRROR_LIST_LIMIT = 500
 
-/** NARs fetched at once by the mirror: one at a time keeps its upload share for serving. */
-export const MIRROR_CONCURRENCY = 1
-
 /** Providers counted per candidate when ranking (fewest first); counting stops here, it only ranks. */
 export const MIRROR_PROVIDER_COUNT_LIMIT = 8
 
