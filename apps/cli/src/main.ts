@@ -35,6 +35,20 @@ export const COMMANDS: Readonly<Record<string, Entry>> = {
   'narinfo verify': {
     summary: 'check that a narinfo (stdin) is signed by a trusted key',
     load: () => import('./commands/narinfo-verify.js')
+  },
+  'store cat': { summary: 'write a stored NAR to stdout', load: () => import('./commands/store-cat.js') },
+  'store gc': {
+    summary: 'evict least recently used NARs to fit a size; remove leftovers',
+    load: () => import('./commands/store-gc.js')
+  },
+  'store import': {
+    summary: 'import store paths from the local Nix store or a binary cache',
+    load: () => import('./commands/store-import.js')
+  },
+  'store ls': { summary: 'list the NARs in the store', load: () => import('./commands/store-ls.js') },
+  'store verify': {
+    summary: 're-hash every stored chunk; quarantine and report what is corrupt',
+    load: () => import('./commands/store-verify.js')
   }
 }
 

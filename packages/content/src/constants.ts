@@ -1,0 +1,40 @@
+/**
+ * Fixed parameters of content addressing. Changing a chunker's numbers changes every chunk id: that is a new
+ * chunker with a new name, never an edit of an existing one.
+ */
+import type { ChunkerParams } from './fastcdc.js'
+
+/** Version of the manifest format (the `version` field); see manifest.ts. */
+export const MANIFEST_VERSION = 1
+
+/**
+ * The named chunkers this version of narthex knows. All are FastCDC v1 (see fastcdc.ts: the gear table from
+ * SHA-256 of "narthex fastcdc gear v1 <i>", 32-bit gear hash, normalization level 2); they differ in sizes.
+ */
+export const CHUNKERS: Readonly<Record<string, ChunkerParams>> = {
+  'fastcdc-v1-16k': { name: 'fastcdc-v1-16k', minSize: 8192, avgSize: 16384, maxSize: 65536 },
+  'fastcdc-v1-64k': { name: 'fastcdc-v1-64k', minSize: 32768, avgSize: 65536, maxSize: 262144 },
+  'fastcdc-v1-256k': { name: 'fastcdc-v1-256k', minSize: 131072, avgSize: 262144, maxSize: 1048576 }
+}
+
+/** The chunker every new manifest is cut with. Chosen by benchmark: see docs/ARCHITECTURE.md "Chunking". */
+export const CHUNKER: ChunkerParams = CHUNKERS['fastcdc-v1-64k']!
+
+/**
+ * The largest chunk any manifest may list, and so the most a reader ever buffers for one chunk: the largest
+ * maxSize of the known chunkers.
+ */
+export const MAX_CHUNK_SIZE: number = Math.max(...Object.values(CHUNKERS).map((c) => c.maxSize))
+
+/**
+ * The largest manifest accepted, in bytes. One entry takes about 43 bytes, so 16 MiB describes ~390,000 chunks:
+ * a NAR of ~25 GiB at CHUNKER's average size — beyond the largest outputs in nixpkgs — while bounding what a
+ * peer can make a reader allocate before the root check.
+ */
+export const MAX_MANIFEST_BYTES: number = 16 * 1024 * 1024
+
+/**
+ * How many chunk digests ingestNar keeps in flight on the thread pool: enough to keep the pool's threads busy
+ * while this thread chunks and hashes the NAR, and bounding the bytes held to 8 × maxSize.
+ */
+export const INGEST_HASH_WINDOW = 8
