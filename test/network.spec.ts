@@ -293,6 +293,15 @@ describe('the network on loopback with the real nix', function () {
     const r = await substitute(orphan, shimUrl)
     assert.notEqual(r.code, 0)
     assert.ok(!r.valid)
+    // As without the shim: the same outcome as with a cache that has nothing.
+    const empty = await startCacheServer()
+    try {
+      const without = await substitute(orphan, empty.url)
+      assert.equal(r.code, without.code)
+      assert.ok(empty.count('/') >= 1, 'nix asked the empty cache')
+    } finally {
+      await empty.close()
+    }
     const unknown = `/nix/store/${'0'.repeat(31)}1-net-unknown`
     assert.equal((await fetch(`${shimUrl}/${'0'.repeat(31)}1.narinfo`)).status, 404)
     const u = await substitute(unknown, fallbackShimUrl)
@@ -326,16 +335,25 @@ describe('the network on loopback with the real nix', function () {
       }
     }
     assert.equal(flipped, wanted.size)
+    const before0 = await status(0)
+    const before1 = await status(1)
     const r = await substitute(path, shimUrl)
     assert.equal(r.code, 0, r.stderr)
     assert.ok(r.valid)
     const got = await runOk('nix-store', ['--store', r.store, '--dump', path])
     assert.equal(narHashOf(got.stdout), narHashOf(nar))
     assert.ok(got.stdout.equals(nar), 'bit-exact')
+    // Seeder 0 was asked: it found the rot when re-hashing and served none of those chunks (its chunk counter did
+    // not move); every byte came from seeder 1.
+    const rotten = await status(0)
+    assert.ok(rotten.corrupt.chunks > before0.corrupt.chunks, 'seeder 0 detected the rot')
+    assert.equal(rotten.upload.chunksServed, before0.upload.chunksServed, 'no rotten chunk left seeder 0')
+    assert.ok((await status(1)).upload.bytesServed - before1.upload.bytesServed >= nar.length)
   })
 
   it('falls back to the upstream when the only seeder holding a path is gone', async () => {
     const path = out['net-fallback']!
+    assert.equal(cache!.count('/nar/'), 0, 'the upstream served nothing so far')
     await seeders[2]!.program.kill()
     const r = await substitute(path, fallbackShimUrl)
     assert.equal(r.code, 0, r.stderr)
