@@ -5,6 +5,12 @@
  * Nix substitutes real, input-addressed derivation outputs through a shim into fresh chroot stores with fresh
  * XDG_CACHE_HOMEs, signatures required and only the orchestrator's key trusted. The network starts once in
  * before(); the cases run against it in order (the later ones kill seeders).
+ *
+ * Two shims: the main one has no upstream (what it serves came from peers; the seeders' upload counters show it),
+ * the other has `--upstream` a file:// cache made by `nix copy` served over HTTP. Bit rot: bytes flipped in one
+ * seeder's chunk files on disk; that seeder re-hashes every chunk before serving, so it refuses them (reported,
+ * its served-chunk counter unchanged) and the shim takes them from the other seeder. The shim's own check of each
+ * chunk against the agreed manifest root is the second line and is not what this case exercises.
  */
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
