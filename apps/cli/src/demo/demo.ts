@@ -45,6 +45,10 @@ interface BuiltState {
 export async function runDemo(opts: DemoOptions): Promise<number> {
   const data = resolve(opts.data)
   const say = (s: string) => opts.out.write(`narthex demo: ${s}\n`)
+  // A closed stdout (the reader went away) must not crash the demo before it stops its programs; the listener
+  // stays for the process's last lines.
+  const ignore = () => {}
+  opts.out.on('error', ignore)
   const logs = join(data, 'logs')
   const run = join(data, 'run')
   for (const d of [data, logs, run, join(data, 'keys'), join(data, 'nix')])
@@ -114,9 +118,11 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     const agreed = CLOSURE.map((a) => built.outputs[a]!)
     const top = built.outputs.app!
 
+    // The seeders start side by side: each takes a few seconds (libp2p node, DHT, store).
+    const seeders: { dir: string; child: Child }[] = []
     for (let i = 1; i <= SEEDERS; i++) {
       const dir = join(data, `seeder-${i}`)
-      const s = await start(`seeder-${i}`, [
+      const child = await start(`seeder-${i}`, [
         'seeder',
         '--data',
         dir,
@@ -128,14 +134,19 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
         '--orchestrator',
         url
       ])
-      await ready(s, /narthex seeder listening (\S+)/)
-      const r = await runCommand(undefined, ['seed', 'add', '--data', dir, ...agreed], env, {
-        signal: stopping.signal
-      })
-      if (r.code !== 0)
-        throw new DemoChildError(`seed add to seeder-${i} failed: ${r.stderr.trim() || r.stdout.trim()}`)
-      say(`seeder-${i} (pid ${s.pid}) seeds ${agreed.length} NARs`)
+      seeders.push({ dir, child })
     }
+    await Promise.all(
+      seeders.map(async ({ dir, child }) => {
+        await ready(child, /narthex seeder listening (\S+)/)
+        const r = await runCommand(undefined, ['seed', 'add', '--data', dir, ...agreed], env, {
+          signal: stopping.signal
+        })
+        if (r.code !== 0)
+          throw new DemoChildError(`seed add to ${child.name} failed: ${r.stderr.trim() || r.stdout.trim()}`)
+        say(`${child.name} (pid ${child.pid}) seeds ${agreed.length} NARs`)
+      })
+    )
 
     const shimPort = await choosePort(opts.shimPort, 'shim', say)
     const shim = await start('shim', [
@@ -201,10 +212,19 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
       status = 1
     }
   } finally {
-    for (const c of [...children].reverse()) {
-      await c.stop(STOP_GRACE_MS)
-      say(`stopped ${c.name}`)
-    }
+    // Reverse order by tier: the shim, then the seeders together, then the orchestrator.
+    const tiers = [
+      children.filter((c) => c.name === 'shim'),
+      children.filter((c) => c.name.startsWith('seeder-')),
+      children.filter((c) => c.name === 'orchestrator')
+    ]
+    for (const tier of tiers)
+      await Promise.all(
+        tier.map(async (c) => {
+          await c.stop(STOP_GRACE_MS)
+          say(`stopped ${c.name}`)
+        })
+      )
     process.off('SIGINT', onSignal)
     process.off('SIGTERM', onSignal)
   }
