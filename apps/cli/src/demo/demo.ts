@@ -198,7 +198,8 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
         // A program that dies on its own ends the demo too.
         for (const c of children)
           void c.exited.then(() => {
-            if (!stopping.signal.aborted) say(`${c.name} exited unexpectedly; see ${c.logFile}`)
+            if (stopping.signal.aborted) return
+            say(`${c.name} exited unexpectedly; see ${c.logFile}`)
             status = 1
             resolve()
           })
