@@ -12,9 +12,10 @@ import { existsSync } from 'node:fs'
 import { open, readdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { multiaddr } from '@multiformats/multiaddr'
+import { ingestNar } from '@narthex/content'
 import { formatSha256 } from '@narthex/nix'
-import { chunkSinkFromStore, createNode, NarDownload, type NarthexNode } from '@narthex/p2p'
-import { createStore } from '@narthex/store'
+import { createNode, NAR_PROTOCOL, type NarthexNode } from '@narthex/p2p'
+import { requestStatus } from '@narthex/seeder'
 import { NARTHEX_BIN, narthex, nixBuild, nixEnv, runOk, tempDir, waitFor } from './util/index.js'
 
 interface SeederProcess {
@@ -51,16 +52,16 @@ function startSeeder(args: readonly string[]): Promise<SeederProcess> {
   })
 }
 
-async function status(dir: string): Promise<{
+async function status(dir: string): Promise<StatusView> {
+  return (await requestStatus(dir)) as StatusView
+}
+
+interface StatusView {
   peerId: string
   nars: { stored: number; published: number }
   announcements: { announced: number; withdrawn: number }
   corrupt: { chunks: number }
   repairs: { repaired: number }
-}> {
-  const r = await narthex(['seeder', 'status', '--data', dir, '--json'])
-  assert.equal(r.code, 0, r.stderr)
-  return JSON.parse(r.stdout.toString('utf8'))
 }
 
 describe('narthex seeder (real processes on loopback)', function () {
@@ -75,6 +76,7 @@ describe('narthex seeder (real processes on loopback)', function () {
   let narA: Buffer
   let pathB: string
   let narB: Buffer
+  let pathBig: string
 
   const narHashOf = (nar: Buffer) => formatSha256(createHash('sha256').update(nar).digest())
   const seederArgs = (data: string) => [
@@ -92,13 +94,15 @@ describe('narthex seeder (real processes on loopback)', function () {
     dir = await tempDir('narthex-seeder-e2e-')
     env = nixEnv(join(dir.path, 'xdg'))
     // Two real outputs: ~1 MiB of noise (about 16 chunks) and a small text file.
-    const [a, b] = await nixBuild(
+    const [a, b, big] = await nixBuild(
       dir.path,
       `let mk = name: cmd: derivation { inherit name; builder = "/bin/sh"; args = ["-c" cmd];
          PATH = "/usr/bin:/bin"; system = builtins.currentSystem; stamp = "${Date.now()}"; };
-       in [ (mk "seeder-noise" "head -c 1100000 /dev/urandom > $out") (mk "seeder-text" "echo hello seeder > $out") ]`,
+       in [ (mk "seeder-noise" "head -c 1100000 /dev/urandom > $out") (mk "seeder-text" "echo hello seeder > $out")
+            (mk "seeder-big" "head -c 40000000 /dev/urandom > $out") ]`,
       env
     )
+    pathBig = big!
     pathA = a!
     pathB = b!
     narA = (await runOk('nix-store', ['--dump', pathA])).stdout
@@ -143,6 +147,10 @@ describe('narthex seeder (real processes on loopback)', function () {
     const st = await status(join(dir.path, 'a'))
     assert.equal(st.nars.stored, 2)
     assert.equal(st.nars.published, 2)
+    const text = await narthex(['seeder', 'status', '--data', join(dir.path, 'a')])
+    assert.equal(text.code, 0, text.stderr)
+    assert.match(text.stdout.toString('utf8'), /^NARs\s+2 stored, 2 published$/m)
+    assert.match(text.stdout.toString('utf8'), new RegExp(`^peer id\\s+${a.peerId}$`, 'm'))
     for (const nar of [narA, narB]) {
       const r = await fetchNar(narHashOf(nar))
       assert.equal(r.code, 0, r.stderr)
@@ -167,41 +175,51 @@ describe('narthex seeder (real processes on loopback)', function () {
       30_000
     )
 
-    // Flip one byte in every chunk file of seeder A.
+    // Flip one byte in every chunk file of this NAR in seeder A.
+    const { manifest } = await ingestNar(
+      (async function* () {
+        yield narA
+      })()
+    )
+    const wanted = new Set(manifest.chunks.map((c) => c.cid.toString()))
     const chunksDir = join(dir.path, 'a', 'chunks')
     let flipped = 0
     for (const shard of await readdir(chunksDir)) {
       for (const name of await readdir(join(chunksDir, shard))) {
+        if (!wanted.has(name)) continue
         const fh = await open(join(chunksDir, shard, name), 'r+')
         const buf = Buffer.alloc(1)
-        await fh.read(buf, 0, 1, 0)
+        await fh.read(buf, 0, 1, 100)
         buf[0] = buf[0]! ^ 0x01
-        await fh.write(buf, 0, 1, 0)
+        await fh.write(buf, 0, 1, 100)
         await fh.close()
         flipped++
       }
     }
+    assert.equal(flipped, wanted.size)
     assert.ok(flipped >= 10, `flipped ${flipped}`)
 
-    // A client that only knows A cannot get a single corrupt byte out of it.
+    // Asked for every chunk, A answers NOT_FOUND for each: not one corrupt byte leaves it.
     const client = await createNode(LOOPBACK)
     nodes.push(client)
     const a = procs[0]!
-    await client.dial(multiaddr(a.addrs[0]!))
-    const store = createStore({ dir: join(dir.path, 'client-a'), fsync: false })
-    await store.start()
-    try {
-      const download = new NarDownload({ node: client, sink: chunkSinkFromStore(store) }, narHashOf(narA), {
-        providers: { connectedOnly: true },
-        signal: AbortSignal.timeout(20_000)
-      })
-      await assert.rejects(async () => {
-        for await (const _ of download.bytes()) {
-        }
-      })
-    } finally {
-      await store.stop()
+    const stream = await client.dialProtocol(multiaddr(a.addrs[0]!), NAR_PROTOCOL)
+    const cids = manifest.chunks.map((c) => c.cid)
+    const body = Buffer.concat([
+      Buffer.from([0x03, cids.length >> 8, cids.length & 0xff]),
+      ...cids.map((c) => c.bytes)
+    ])
+    const header = Buffer.alloc(4)
+    header.writeUInt32BE(body.length)
+    stream.send(Buffer.concat([header, body]))
+    const replies: number[] = []
+    for await (const chunk of stream) {
+      replies.push(...(chunk instanceof Uint8Array ? chunk : chunk.subarray()))
+      if (replies.length >= cids.length * 5) break
     }
+    await stream.close()
+    assert.deepEqual(Buffer.from(replies), Buffer.concat(cids.map(() => Buffer.from([0, 0, 0, 1, 0x84]))))
+
     const st = await status(join(dir.path, 'a'))
     assert.ok(st.corrupt.chunks >= 1, 'reported')
     assert.ok(st.announcements.withdrawn >= 1, 'withdrawn')
@@ -251,6 +269,39 @@ describe('narthex seeder (real processes on loopback)', function () {
     const r = await fetchNar(narHashOf(narB))
     assert.equal(r.code, 0, r.stderr)
     assert.ok(r.stdout.equals(narB))
+  })
+
+  it('kill -9 mid-import: the restart replaces the stale socket and publishes only complete NARs', async () => {
+    const data = join(dir.path, 'k')
+    const k = await startSeeder(seederArgs(data))
+    procs.push(k)
+    const adding = narthex(['seed', 'add', '--data', data, pathBig], { env })
+    await waitFor(
+      'import under way',
+      async () => {
+        const shards = await readdir(join(data, 'chunks')).catch(() => [] as string[])
+        let n = 0
+        for (const s of shards) n += (await readdir(join(data, 'chunks', s))).length
+        return n >= 20
+      },
+      30_000
+    )
+    k.child.kill('SIGKILL')
+    await k.exited
+    procs.splice(procs.indexOf(k), 1)
+    assert.notEqual((await adding).code, 0, 'the import was cut')
+    assert.equal(existsSync(join(data, 'seeder.sock')), true, 'a stale socket is left behind')
+
+    const again = await startSeeder(seederArgs(data))
+    procs.push(again)
+    assert.equal(again.peerId, k.peerId)
+    const st = await status(data)
+    assert.equal(st.nars.stored, 0, 'nothing half-imported is indexed')
+    const add = await narthex(['seed', 'add', '--data', data, pathBig], { env })
+    assert.equal(add.code, 0, add.stderr)
+    const after = await status(data)
+    assert.equal(after.nars.stored, 1)
+    assert.equal(after.nars.published, 1)
   })
 
   it('rejects a config file with an unknown key, and starts without a policy only when told to', async () => {

@@ -45,7 +45,6 @@ export const COMMANDS: Readonly<Record<string, Entry>> = {
     summary: 'check that a narinfo (stdin) is signed by a trusted key',
     load: () => import('./commands/narinfo-verify.js')
   },
-  shim: { summary: 'run the local Nix substituter', load: () => import('./commands/shim.js') },
   'seed add': {
     summary: 'hand store paths or a binary cache to the running seeder',
     load: () => import('./commands/seed-add.js')
@@ -58,6 +57,7 @@ export const COMMANDS: Readonly<Record<string, Entry>> = {
     summary: 'show what the running seeder of a data directory is doing',
     load: () => import('./commands/seeder-status.js')
   },
+  shim: { summary: 'run the local Nix substituter', load: () => import('./commands/shim.js') },
   'store cat': { summary: 'write a stored NAR to stdout', load: () => import('./commands/store-cat.js') },
   'store gc': {
     summary: 'evict least recently used NARs to fit a size; remove leftovers',

@@ -17,7 +17,8 @@ export const DEFAULT_QUOTA_BYTES: number | undefined = undefined
 
 /**
  * Upload rate cap when none is given: none (0 = unlimited). A volunteer on a home link sets one, e.g. `2M`; the cap
- * is a token bucket over chunk bytes handed to the wire, shared by every peer.
+ * is a token bucket over chunk bytes handed to the wire, shared by every peer, with one second of burst (a
+ * chunk is never split; a taker overdraws and waits the debt off at the rate).
  */
 export const DEFAULT_UPLOAD_BYTES_PER_SECOND = 0
 
@@ -27,12 +28,6 @@ export const DEFAULT_UPLOAD_BYTES_PER_SECOND = 0
  * A peer beyond the cap gets ERROR BUSY and goes to another seeder.
  */
 export const DEFAULT_MAX_PEERS = 64
-
-/**
- * Burst of the upload token bucket: one GET_CHUNKS reply's worth of sends (SEND_COALESCE_BYTES, 1 MiB) plus the
- * largest chunk, so a chunk is never split across refills and a cap below one chunk per second still makes progress.
- */
-export const UPLOAD_BURST_BYTES = 2 * MiB
 
 /** The control socket's file name inside the data directory (a unix socket, mode 0600: the data dir's owner only). */
 export const CONTROL_SOCKET = 'seeder.sock'
@@ -63,9 +58,6 @@ export const MIRROR_INTERVAL_MS = 5 * 60 * 1000
  * updated first; it has no offset, so older agreed outputs beyond this are not seen by the mirror).
  */
 export const MIRROR_LIST_LIMIT = 500
-
-/** NARs fetched at once by the mirror: one at a time keeps its upload share for serving. */
-export const MIRROR_CONCURRENCY = 1
 
 /** Providers counted per candidate when ranking (fewest first); counting stops here, it only ranks. */
 export const MIRROR_PROVIDER_COUNT_LIMIT = 8

@@ -135,8 +135,12 @@ export class ControlServer {
       for await (const c of req as AsyncIterable<Buffer>) {
         size += c.length
         if (size > CONTROL_MAX_BODY_BYTES) {
+          // Answer, discard the rest unread (nothing more is buffered), and close the connection shortly after.
+          res.setHeader('connection', 'close')
           sendJson(res, 413, errorBody(new ControlRequestError('request body too large')))
-          req.destroy()
+          req.resume()
+          const socket = req.socket
+          setTimeout(() => socket.destroy(), 1000).unref()
           return
         }
         chunks.push(c)

@@ -37,6 +37,8 @@ export interface MirrorInit {
   readonly quotaBytes?: number
   readonly upstream?: string
   readonly intervalMs?: number
+  /** Time limit of one provider count (default MIRROR_PROVIDER_TIMEOUT_MS). */
+  readonly providerTimeoutMs?: number
   readonly onMirrored?: (storePath: string, narHash: string, from: 'peers' | 'upstream') => void
   readonly onFailed?: (storePath: string, error: string) => void
 }
@@ -168,7 +170,7 @@ export class Mirror {
     try {
       for await (const _ of findProviders(this.init.node, narCidFromNarHash(narHash), {
         signal,
-        timeoutMs: MIRROR_PROVIDER_TIMEOUT_MS,
+        timeoutMs: this.init.providerTimeoutMs ?? MIRROR_PROVIDER_TIMEOUT_MS,
         maxProviders: MIRROR_PROVIDER_COUNT_LIMIT
       })) {
         // Connected peers are yielded as candidates too; only DHT providers are counted by maxProviders.

@@ -80,6 +80,8 @@ export interface SeederInit {
   readonly policyRecheckMs?: number
   /** Mirror round interval (default MIRROR_INTERVAL_MS). */
   readonly mirrorIntervalMs?: number
+  /** Time limit of the mirror's provider counts (default MIRROR_PROVIDER_TIMEOUT_MS). */
+  readonly mirrorProviderTimeoutMs?: number
   /** Called for what an operator wants to see in the log. */
   readonly onEvent?: (event: SeederEvent) => void
 }
@@ -261,6 +263,9 @@ export class Seeder {
           ...(init.quotaBytes !== undefined ? { quotaBytes: init.quotaBytes } : {}),
           ...(init.upstream !== undefined ? { upstream: init.upstream } : {}),
           ...(init.mirrorIntervalMs !== undefined ? { intervalMs: init.mirrorIntervalMs } : {}),
+          ...(init.mirrorProviderTimeoutMs !== undefined
+            ? { providerTimeoutMs: init.mirrorProviderTimeoutMs }
+            : {}),
           onMirrored: (storePath, narHash, from) => {
             this.emit({ type: 'mirrored', storePath, narHash, from })
             this.track(

@@ -132,10 +132,12 @@ describe('seeder (in-process, loopback)', function () {
     await waitFor('client connected to bootstrap', () => client.getConnections().length > 0)
     const found: string[] = []
     try {
+      // Stops at the first provider; a NAR nobody announced is looked for until the (bounded) walk ends.
       for await (const ev of client.services.dht.findProviders(narCid(narHash), {
-        signal: AbortSignal.timeout(3000)
+        signal: AbortSignal.timeout(2000)
       })) {
         if (ev.name === 'PROVIDER') found.push(...ev.providers.map((p) => p.id.toString()))
+        if (found.length > 0) break
       }
     } catch {}
     return found
@@ -321,7 +323,12 @@ describe('seeder (in-process, loopback)', function () {
       })
     }
     const url = await orchestrator({ narinfos, agreements })
-    const mirror = await startSeeder('mirror', { orchestrator: url, mirror: true, quotaBytes: 300 * KiB })
+    const mirror = await startSeeder('mirror', {
+      orchestrator: url,
+      mirror: true,
+      quotaBytes: 300 * KiB,
+      mirrorProviderTimeoutMs: 1000
+    })
     await waitFor(
       'the mirror round',
       async () =>
@@ -345,6 +352,77 @@ describe('seeder (in-process, loopback)', function () {
     await assert.rejects(requestStatus(join(dir.path, 's')), { name: 'SeederNotRunningError' })
     const again = await startSeeder('s', { serveUnverified: true })
     assert.equal(again.peerId, id)
+  })
+
+  it('keeps to its disk quota: an evicted NAR is unpublished and withdrawn', async () => {
+    const [first, second] = (await makeCache(join(dir.path, 'cache'), [
+      { name: 'first-pkg', size: 120 * KiB, seed: 11 },
+      { name: 'second-pkg', size: 120 * KiB, seed: 12 }
+    ])) as [CacheEntry, CacheEntry]
+    const seeder = await startSeeder('s', { serveUnverified: true, quotaBytes: 200 * KiB })
+    const url = pathToFileURL(join(dir.path, 'cache')).toString()
+    await seeder.importSources({ sources: [`${url}/${first.hashPart}.narinfo`] })
+    await seeder.importSources({ sources: [`${url}/${second.hashPart}.narinfo`] })
+    await waitFor(
+      'first evicted and withdrawn',
+      async () => (await seeder.status()).announcements.withdrawn === 1
+    )
+    const st = await seeder.status()
+    assert.equal(st.nars.stored, 1)
+    assert.equal(st.nars.published, 1)
+    assert.ok(st.disk.storedBytes <= 200 * KiB)
+    const client = await connectedClient(seeder)
+    assert.ok((await downloadFromConnected(client, join(dir.path, 'c'), second.narHash)).equals(second.nar))
+    await assert.rejects(downloadFromConnected(client, join(dir.path, 'c2'), first.narHash, 5000), {
+      name: 'NoProvidersError'
+    })
+  })
+
+  it('answers hostile control requests with 4xx and keeps working', async () => {
+    const seeder = await startSeeder('s', { serveUnverified: true })
+    const socketPath = seeder.controlSocket!
+    const { request } = await import('node:http')
+    const call = (method: string, path: string, body?: string | Buffer) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = request({ socketPath, method, path }, (res) => {
+          let text = ''
+          res.setEncoding('utf8').on('data', (d: string) => {
+            text += d
+          })
+          res.on('end', () => resolve({ status: res.statusCode!, body: text }))
+        })
+        req.on('error', reject)
+        req.end(body)
+      })
+    assert.equal((await call('GET', '/nope')).status, 404)
+    assert.equal((await call('DELETE', '/v1/status')).status, 405)
+    const notJson = await call('POST', '/v1/import', '{not json')
+    assert.equal(notJson.status, 400)
+    assert.equal(JSON.parse(notJson.body).error.name, 'InvalidImportSourceError')
+    const badSource = await call('POST', '/v1/import', JSON.stringify({ sources: ['../etc/passwd'] }))
+    assert.equal(badSource.status, 400)
+    const unknownKey = await call(
+      'POST',
+      '/v1/import',
+      JSON.stringify({ sources: ['/nix/store/x'], force: true })
+    )
+    assert.equal(unknownKey.status, 400)
+    const huge = await call('POST', '/v1/import', Buffer.alloc(2 * 1024 * 1024, 0x20)).catch(() => ({
+      status: 413,
+      body: ''
+    }))
+    assert.equal(huge.status, 413)
+    // A failing import reports its error by name, and the seeder goes on.
+    const missing = await call(
+      'POST',
+      '/v1/import',
+      JSON.stringify({ sources: ['file:///nonexistent-cache-dir'] })
+    )
+    assert.equal(missing.status, 200)
+    const last = JSON.parse(missing.body.trim().split('\n').at(-1)!)
+    assert.equal(last.ok, false)
+    assert.equal(last.error.name, 'CacheUnreachableError')
+    assert.equal(((await requestStatus(join(dir.path, 's'))) as { nars: { stored: number } }).nars.stored, 0)
   })
 
   /** A real HTTP server answering the orchestrator routes the seeder uses, from the maps given. */
