@@ -11,7 +11,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { join, resolve } from 'node:path'
 import { CLOSURE, formatExpression, NOISY } from './expression.js'
-import { Child, DemoChildError, runCommand } from './process.js'
+import { Child, DemoChildError, NARTHEX_BIN, runCommand } from './process.js'
 
 export { DemoChildError } from './process.js'
 
@@ -95,6 +95,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
   let status = 0
   try {
     say(`data directory ${data} (logs in ${logs})`)
+    await stopLeftovers(run, data, say)
     const keys = await ensureKeys(data, env)
 
     const port = await choosePort(opts.port, 'orchestrator', say)
@@ -364,6 +365,45 @@ async function substitute(
   const v = await runCommand('nix-store', ['--store', client, '--check-validity', top], env, { signal })
   if (v.code !== 0) throw new DemoChildError(`nix-store --check-validity failed: ${v.stderr.trim()}`)
   say(`nix-store --store ${client} --check-validity ${top}: valid`)
+}
+
+/**
+ * Programs a previous demo on this data directory left running (it was killed without a chance to stop them):
+ * they hold the databases and sockets, so they are stopped first. Only a recorded pid whose command line is this
+ * binary with this data directory is signalled.
+ */
+async function stopLeftovers(run: string, data: string, say: (s: string) => void): Promise<void> {
+  let pids: Record<string, number | null>
+  try {
+    pids = JSON.parse(await readFile(join(run, 'pids.json'), 'utf8')) as Record<string, number | null>
+  } catch {
+    return
+  }
+  // Reverse start order, like a normal stop.
+  for (const [name, pid] of Object.entries(pids).reverse()) {
+    if (typeof pid !== 'number') continue
+    let cmdline: string
+    try {
+      cmdline = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0').join(' ')
+    } catch {
+      continue // gone (or no /proc)
+    }
+    if (!cmdline.includes(NARTHEX_BIN) || !cmdline.includes(data)) continue
+    say(`stopping ${name} (pid ${pid}) left running by an earlier demo`)
+    try {
+      process.kill(pid, 'SIGTERM')
+    } catch {
+      continue
+    }
+    const deadline = Date.now() + STOP_GRACE_MS
+    while (existsSync(`/proc/${pid}`) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100))
+    if (existsSync(`/proc/${pid}`))
+      try {
+        process.kill(pid, 'SIGKILL')
+      } catch {
+        // Gone meanwhile.
+      }
+  }
 }
 
 /** `preferred` if it is free on 127.0.0.1, otherwise 0 (any free port) with a message. */
