@@ -5,6 +5,7 @@
  */
 import { strict as assert } from 'node:assert'
 import { spawn } from 'node:child_process'
+import { existsSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { NARTHEX_BIN, narthex, nixEnv, run, tempDir, waitFor } from './util/index.js'
@@ -33,6 +34,15 @@ describe('narthex demo', function () {
   })
   after(async () => {
     await dir?.cleanup()
+  })
+
+  it('refuses a bad port or an unexpected argument as a usage error (exit 2), starting nothing', async () => {
+    const data = join(dir.path, 'unused')
+    for (const args of [['--port', 'x'], ['--shim-port', '70000'], ['extra']]) {
+      const r = await narthex(['demo', '--data', data, ...args])
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`)
+    }
+    assert.equal(existsSync(data), false)
   })
 
   it('--once builds, disputes the noisy output, substitutes through the shim and stops cleanly', async () => {
