@@ -1,18 +1,29 @@
 /**
  * Import throughput of a 256 MiB NAR from a local file into the store (hash + chunk + write), against plain
- * SHA-256 of the same bytes read the same way, in the same run. Rounds are interleaved; medians are reported.
+ * SHA-256 of the same bytes read the same way, in the same run, and against two disk baselines that do no hashing
+ * or chunking: writing the same bytes as the same number of files of the same sizes, durably (temp → fsync →
+ * rename, directory fsyncs), and writing them as one file with one fsync (dd-like). Rounds are interleaved;
+ * medians are reported, with the CPU time each case used (this thread, and all threads of the process).
  *
- *   node --conditions=source --import tsx bench/store/import-throughput.ts [--mib 256] [--rounds 5]
+ *   node --conditions=source --import tsx bench/store/import-throughput.ts [--mib 256] [--rounds 5] [--dir DIR]
  *
  * Higher ratios are better; the goal is import ≥ 0.5 × SHA-256.
  */
 import { createHash, randomBytes } from 'node:crypto'
-import { createReadStream } from 'node:fs'
-import { mkdtemp, open, rm } from 'node:fs/promises'
+import {
+  close,
+  createReadStream,
+  fsync,
+  open as openCb,
+  readFileSync,
+  rename as renameCb,
+  write
+} from 'node:fs'
+import { mkdir, mkdtemp, open, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { CHUNKER, chunkCid, FastCdc, ingestNar } from '@narthex/content'
+import { CHUNKER, chunkBytes, chunkCid, FastCdc, HashWorkers, ingestNar, toShared } from '@narthex/content'
 import { createStore } from '@narthex/store'
 
 const { values } = parseArgs({
@@ -71,6 +82,120 @@ async function ingestOnly(): Promise<void> {
   await ingestNar(read())
 }
 
+const hashWorkers = new HashWorkers()
+hashWorkers.start()
+async function ingestWorkers(): Promise<void> {
+  await ingestNar(read(), { hashWorkers })
+}
+
+/** Sizes of the chunks the import writes (computed once, untimed), for the file-writing baseline. */
+const chunkSizes = chunkBytes(readFileSync(nar), CHUNKER).map((c) => c.length)
+const SHARDS = 1024
+
+/** Open, write, fsync, close, rename: the least a durable write of one new file takes. */
+function writeDurably(tmp: string, path: string, bytes: Uint8Array): Promise<void> {
+  return new Promise((resolve, reject) => {
+    openCb(tmp, 'wx', (err, fd) => {
+      if (err) return reject(err)
+      const from = (offset: number): void =>
+        write(fd, bytes, offset, bytes.length - offset, null, (err, n) => {
+          if (err) return reject(err)
+          if (offset + n < bytes.length) return from(offset + n)
+          fsync(fd, (err) => {
+            if (err) return reject(err)
+            close(fd, (err) => (err ? reject(err) : renameCb(tmp, path, (e) => (e ? reject(e) : resolve()))))
+          })
+        })
+      from(0)
+    })
+  })
+}
+
+async function syncDir(dir: string): Promise<void> {
+  const fh = await open(dir, 'r')
+  await fh.sync()
+  await fh.close()
+}
+
+/**
+ * Baseline: the same bytes, read the same way, written as files of the chunks' sizes into 1024 shard directories
+ * with writes in flight at the store's concurrency (16), each made durable as the store does, then one fsync per
+ * directory. No hashing, no chunking, no index. Directories are made before the clock starts, as the store's are.
+ */
+const writeFiles = async () => {
+  const dir = join(base, `files-${n++}`)
+  await mkdir(join(dir, 'tmp'), { recursive: true })
+  for (let i = 0; i < SHARDS; i++) await mkdir(join(dir, String(i)))
+  await syncDir(dir)
+  const t = performance.now()
+  const writes = new Set<Promise<void>>()
+  let k = 0
+  let held: Uint8Array[] = []
+  let heldBytes = 0
+  for await (const b of read()) {
+    held.push(b as Buffer)
+    heldBytes += (b as Buffer).length
+    while (k < chunkSizes.length && heldBytes >= chunkSizes[k]!) {
+      const all = held.length === 1 ? held[0]! : Buffer.concat(held)
+      const size = chunkSizes[k]!
+      const i = k++
+      const w = writeDurably(
+        join(dir, 'tmp', String(i)),
+        join(dir, String(i % SHARDS), String(i)),
+        all.subarray(0, size)
+      )
+      writes.add(w)
+      void w.finally(() => writes.delete(w))
+      held = [all.subarray(size)]
+      heldBytes -= size
+      if (writes.size >= 16) await Promise.race(writes)
+    }
+  }
+  await Promise.all(writes)
+  for (let i = 0; i < SHARDS; i += 16) {
+    await Promise.all(Array.from({ length: 16 }, (_, j) => syncDir(join(dir, String(i + j)))))
+  }
+  const elapsed = (performance.now() - t) / 1000
+  await rm(dir, { recursive: true, force: true })
+  return elapsed
+}
+
+/** Baseline: the same bytes, read the same way, appended to one file, then one fsync (what `dd conv=fsync` does). */
+const writeSequential = async () => {
+  const path = join(base, `seq-${n++}`)
+  const t = performance.now()
+  const fh = await open(path, 'w')
+  for await (const b of read()) await fh.write(b as Buffer)
+  await fh.sync()
+  await fh.close()
+  const elapsed = (performance.now() - t) / 1000
+  await rm(path, { force: true })
+  return elapsed
+}
+
+/** Single-threaded stages over the NAR in memory, for the CPU-time breakdown (one pass each, CPU ms). */
+function stageCosts(bytes: Uint8Array): Record<string, number> {
+  const cpu = (fn: () => void) => {
+    const c = process.cpuUsage()
+    fn()
+    const d = process.cpuUsage(c)
+    return (d.user + d.system) / 1000
+  }
+  const piecesOf = (fn: (p: Uint8Array) => void) => () => {
+    for (let i = 0; i < bytes.length; i += 1 << 20) fn(bytes.subarray(i, i + (1 << 20)))
+  }
+  const cdc = new FastCdc(CHUNKER)
+  const h = createHash('sha256')
+  return {
+    'SHA-256 (one pass)': cpu(piecesOf((p) => h.update(p))),
+    'FastCDC (gear loop, views)': cpu(piecesOf((p) => cdc.push(p))),
+    'copy to shared memory': cpu(piecesOf((p) => toShared(p))),
+    'chunk digests and ids (FastCDC + SHA-256 + CID per chunk)': cpu(() => {
+      for (const c of chunkBytes(bytes, CHUNKER)) chunkCid(c).toString()
+    })
+  }
+}
+
 let n = 0
 /** Import into a fresh store; only importNar is timed (opening the store and removing it afterwards are not). */
 const importInto = (fsync: boolean) => async () => {
@@ -85,30 +210,75 @@ const importInto = (fsync: boolean) => async () => {
   return elapsed
 }
 
+/** CPU ms of this thread (from /proc; Linux) and of the whole process. */
+function cpuNow(): { main: number; all: number } {
+  let main = Number.NaN
+  try {
+    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8')
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    main = (Number(f[11]) + Number(f[12])) * 10 // clock ticks of 10 ms
+  } catch {}
+  const u = process.cpuUsage()
+  return { main, all: (u.user + u.system) / 1000 }
+}
+
+const SHA = 'sha256 (baseline)'
+const FILES = 'write files, fsync (disk baseline)'
+const SEQ = 'write one file, fsync (disk baseline)'
 const cases: Array<[string, () => Promise<unknown>]> = [
-  ['sha256 (baseline)', sha256Only],
+  [SHA, sha256Only],
   ['hash + chunk, one thread', ingestSync],
-  ['hash + chunk (ingestNar)', ingestOnly],
+  ['hash + chunk (ingestNar, thread pool)', ingestOnly],
+  ['hash + chunk (ingestNar, hash workers)', ingestWorkers],
+  [FILES, writeFiles],
+  [SEQ, writeSequential],
   ['import, no fsync', importInto(false)],
   ['import (fsync)', importInto(true)]
 ]
 const times = new Map<string, number[]>(cases.map(([name]) => [name, []]))
+const cpuMain = new Map<string, number[]>(cases.map(([name]) => [name, []]))
+const cpuAll = new Map<string, number[]>(cases.map(([name]) => [name, []]))
 await sha256Only() // warm the page cache and the JIT
 await ingestOnly()
+await ingestWorkers()
+const loads: number[] = []
 for (let r = 0; r < ROUNDS; r++) {
   for (const [name, fn] of cases) {
+    const c = cpuNow()
     const t = performance.now()
     const own = await fn()
     times.get(name)!.push(typeof own === 'number' ? own : (performance.now() - t) / 1000)
+    const d = cpuNow()
+    cpuMain.get(name)!.push(d.main - c.main)
+    cpuAll.get(name)!.push(d.all - c.all)
   }
+  try {
+    loads.push(Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]))
+  } catch {}
 }
+await hashWorkers.stop()
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!
-const baseline = median(times.get('sha256 (baseline)')!)
-console.log(`NAR: ${MIB} MiB of random bytes, chunker ${CHUNKER.name}, ${ROUNDS} interleaved rounds, medians`)
-console.log('| case | MiB/s | ratio to SHA-256 |')
-console.log('|---|---:|---:|')
+const at = (name: string) => median(times.get(name)!)
+const fmt = (x: number) => (Number.isNaN(x) ? '–' : x.toFixed(0))
+console.log(
+  `NAR: ${MIB} MiB of random bytes, chunker ${CHUNKER.name}, ${ROUNDS} interleaved rounds, medians; ` +
+    `directory ${values.dir ?? tmpdir()}; load average during the rounds ${loads.map((l) => l.toFixed(1)).join(', ')}`
+)
+console.log(
+  '| case | MiB/s | ratio to SHA-256 | to files baseline | to one-file baseline | CPU ms this thread | CPU ms all threads |'
+)
+console.log('|---|---:|---:|---:|---:|---:|---:|')
 for (const [name] of cases) {
-  const m = median(times.get(name)!)
-  console.log(`| ${name} | ${(MIB / m).toFixed(0)} | ${(baseline / m).toFixed(2)} |`)
+  const m = at(name)
+  const disk = name.startsWith('import') || name === FILES
+  console.log(
+    `| ${name} | ${(MIB / m).toFixed(0)} | ${(at(SHA) / m).toFixed(2)} | ${disk ? (at(FILES) / m).toFixed(2) : ''} | ` +
+      `${disk || name === SEQ ? (at(SEQ) / m).toFixed(2) : ''} | ${fmt(median(cpuMain.get(name)!))} | ` +
+      `${fmt(median(cpuAll.get(name)!))} |`
+  )
 }
+console.log('\nCPU time of each stage alone, one thread, NAR in memory (ms):')
+const whole = readFileSync(nar)
+stageCosts(whole) // warm the JIT
+for (const [stage, ms] of Object.entries(stageCosts(whole))) console.log(`- ${stage}: ${ms.toFixed(0)}`)
 await rm(base, { recursive: true, force: true })

@@ -13,6 +13,14 @@ interface Entry {
 
 /** Every command, keyed by the words that name it. Keep sorted; `narthex --help` prints them in this order. */
 export const COMMANDS: Readonly<Record<string, Entry>> = {
+  attest: {
+    summary: 'attest store paths already built: measure, sign, submit to the orchestrator',
+    load: () => import('./commands/attest.js')
+  },
+  build: {
+    summary: 'build with nix (or rebuild with --check) and attest every output',
+    load: () => import('./commands/build.js')
+  },
   demo: {
     summary: 'start a whole network on loopback and show Nix using it',
     load: () => import('./commands/demo.js')
@@ -37,6 +45,19 @@ export const COMMANDS: Readonly<Record<string, Entry>> = {
     summary: 'check that a narinfo (stdin) is signed by a trusted key',
     load: () => import('./commands/narinfo-verify.js')
   },
+  'seed add': {
+    summary: 'hand store paths or a binary cache to the running seeder',
+    load: () => import('./commands/seed-add.js')
+  },
+  seeder: {
+    summary: 'run a seeder: serve and announce the NARs of a store',
+    load: () => import('./commands/seeder.js')
+  },
+  'seeder status': {
+    summary: 'show what the running seeder of a data directory is doing',
+    load: () => import('./commands/seeder-status.js')
+  },
+  shim: { summary: 'run the local Nix substituter', load: () => import('./commands/shim.js') },
   'store cat': { summary: 'write a stored NAR to stdout', load: () => import('./commands/store-cat.js') },
   'store gc': {
     summary: 'evict least recently used NARs to fit a size; remove leftovers',
@@ -50,6 +71,10 @@ export const COMMANDS: Readonly<Record<string, Entry>> = {
   'store verify': {
     summary: 're-hash every stored chunk; quarantine and report what is corrupt',
     load: () => import('./commands/store-verify.js')
+  },
+  orchestrator: {
+    summary: 'run the orchestrator: k-of-n agreement, signed narinfos, dashboard',
+    load: () => import('./commands/orchestrator.js')
   }
 }
 

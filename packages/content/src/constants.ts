@@ -34,7 +34,26 @@ export const MAX_CHUNK_SIZE: number = Math.max(...Object.values(CHUNKERS).map((c
 export const MAX_MANIFEST_BYTES: number = 16 * 1024 * 1024
 
 /**
- * How many chunk digests ingestNar keeps in flight on the thread pool: enough to keep the pool's threads busy
- * while this thread chunks and hashes the NAR, and bounding the bytes held to 8 × maxSize.
+ * How many bytes of chunks ingestNar keeps waiting for their digests (on the thread pool or the chunk hash
+ * worker): 16 MiB, ~256 chunks, so that the chunker runs on while a hashing thread waits for a core on a busy
+ * machine (with 4 MiB it stalled measurably at load average 15 on 2 cores).
  */
-export const INGEST_HASH_WINDOW = 8
+export const INGEST_HASH_WINDOW: number = 16 * 1024 * 1024
+
+/**
+ * The most bytes an ingest hands to the NarHash worker ahead of its hashing before it waits: 16 reads of 1 MiB,
+ * enough to ride out scheduling hiccups of the worker while bounding memory when it is slower than the chunker.
+ */
+export const NAR_HASH_BACKLOG: number = 16 * 1024 * 1024
+
+/**
+ * How many bytes ingestNar reads ahead of the chunker (see readAhead): 8 reads of 1 MiB, so that the source's
+ * I/O never waits for the hashing and chunking of the previous piece, even when threads are scheduled late.
+ */
+export const INGEST_READ_AHEAD: number = 8 * 1024 * 1024
+
+/**
+ * The size from which ingestNar hashes on the HashWorkers threads (when given): below it, hashing on the calling
+ * thread (~1.5 ms per MiB) costs less than the round trips to the workers and their scheduling. 4 MiB.
+ */
+export const HASH_WORKERS_MIN_BYTES: number = 4 * 1024 * 1024

@@ -47,3 +47,8 @@ export class NarHashMismatchError extends ContentError {
 export class NarSizeMismatchError extends ContentError {
   override name = 'NarSizeMismatchError'
 }
+
+/** A hash worker thread failed or was stopped while an ingest relied on it. */
+export class HashWorkerError extends ContentError {
+  override name = 'HashWorkerError'
+}

@@ -10,7 +10,8 @@
  *   CIDv1(raw, sha2-256 of its bytes) ({@link chunkCid}).
  * - **Manifest**: ordered chunk ids and sizes plus NarHash and NarSize, encoded as deterministic DAG-CBOR; its
  *   CID(dag-cbor) is the manifest root ({@link encodeManifest}, {@link decodeManifest}, {@link manifestRoot}).
- * - {@link ingestNar}: one streaming pass over a NAR yields NarHash, NarSize, chunks and manifest.
+ * - {@link ingestNar}: one streaming pass over a NAR yields NarHash, NarSize, chunks and manifest; with a started
+ *   {@link HashWorkers} (start()/stop()), its SHA-256 work runs on two worker threads.
  * - {@link verifyChunk}, {@link verifyManifest}: check what came from a peer or a disk before using it.
  *
  * Pure: bytes or async iterables in, values out; no file system, network or database.
@@ -38,6 +39,7 @@ export {
 export { CHUNKER, CHUNKERS, MANIFEST_VERSION, MAX_CHUNK_SIZE, MAX_MANIFEST_BYTES } from './constants.js'
 export * from './errors.js'
 export { type ChunkerParams, checkChunkerParams, chunkBytes, FastCdc, GEAR } from './fastcdc.js'
+export { type HashSession, HashWorkers, toShared } from './hash-workers.js'
 export { type Chunk, type IngestOptions, type IngestResult, ingestNar } from './ingest.js'
 export {
   checkManifestRoot,

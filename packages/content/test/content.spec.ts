@@ -17,6 +17,7 @@ import {
   encodeManifest,
   FastCdc,
   GEAR,
+  HashWorkers,
   ingestNar,
   MAX_CHUNK_SIZE,
   MAX_MANIFEST_BYTES,
@@ -383,5 +384,67 @@ describe('ingestNar', () => {
       }),
       { name: 'AbortError' }
     )
+  })
+
+  describe('with HashWorkers', () => {
+    let workers: HashWorkers
+    beforeEach(() => {
+      workers = new HashWorkers()
+      workers.start()
+    })
+    afterEach(async () => {
+      await workers.stop()
+    })
+
+    it('gives the same NarHash, chunks and manifest as hashing on this thread, however the NAR is split', async () => {
+      // Larger than HASH_WORKERS_MIN_BYTES, so the workers are used; odd piece sizes make chunks span pieces.
+      const data = detBytes(9 << 20, 'workers')
+      const plain = await ingestNar(pieces(data, [1 << 20]))
+      for (const sizes of [[1 << 20], [100_000, 7, 65536, 3 << 20], [5 << 20]]) {
+        const seen: Chunk[] = []
+        const r = await ingestNar(pieces(data, sizes), {
+          hashWorkers: workers,
+          onChunk: (c) => void seen.push(c)
+        })
+        assert.equal(r.narHash, formatHash({ algorithm: 'sha256', digest: sha256(data) }))
+        assert.equal(r.root.toString(), plain.root.toString())
+        assert.deepEqual(Buffer.concat(seen.map((c) => c.bytes)), data)
+        for (const c of seen) verifyChunk(c.cid, c.bytes)
+      }
+    })
+
+    it('runs concurrent ingests on the same workers without mixing them up', async () => {
+      const a = detBytes(6 << 20, 'concurrent a')
+      const b = detBytes(5 << 20, 'concurrent b')
+      const [ra, rb] = await Promise.all([
+        ingestNar(pieces(a, [1 << 20]), { hashWorkers: workers }),
+        ingestNar(pieces(b, [300_000]), { hashWorkers: workers })
+      ])
+      assert.equal(ra.narHash, formatHash({ algorithm: 'sha256', digest: sha256(a) }))
+      assert.equal(rb.narHash, formatHash({ algorithm: 'sha256', digest: sha256(b) }))
+      assert.equal(ra.root.toString(), (await ingestNar(pieces(a))).root.toString())
+    })
+
+    it('fails with HashWorkerError when the workers stop mid-ingest, and with the source error otherwise', async () => {
+      const data = detBytes(8 << 20, 'stopped')
+      let n = 0
+      await assert.rejects(
+        ingestNar(pieces(data, [1 << 20]), {
+          hashWorkers: workers,
+          onChunk: async () => {
+            if (n++ === 80) await workers.stop()
+          }
+        }),
+        { name: 'HashWorkerError' }
+      )
+      workers.start()
+      async function* failing(): AsyncGenerator<Uint8Array> {
+        yield* pieces(data, [1 << 20])
+        throw new URIError('connection reset')
+      }
+      await assert.rejects(ingestNar(failing(), { hashWorkers: workers }), { name: 'URIError' })
+      const ok = await ingestNar(pieces(data, [1 << 20]), { hashWorkers: workers })
+      assert.equal(ok.narHash, formatHash({ algorithm: 'sha256', digest: sha256(data) }))
+    })
   })
 })

@@ -29,6 +29,18 @@ export const NAR_DEFAULT_MAX_DEPTH = 64
  */
 export const NAR_CHUNK_SIZE = 1024 * 1024
 
+/**
+ * How many directory entries the non-blocking NAR source starts reading ahead of the writer. 32 keeps libuv's 4
+ * pool threads busy through hand-off latencies of tens of microseconds, while holding at most 32 `Stats`.
+ */
+export const NAR_READ_AHEAD_ENTRIES = 32
+
+/** Largest file whose contents the non-blocking NAR source reads ahead (64 KiB, Nix's own read size). */
+export const NAR_READ_AHEAD_FILE_MAX = 64 * 1024
+
+/** Most bytes of read-ahead file contents held at once per source: 8 MiB, 8 chunks' worth. */
+export const NAR_READ_AHEAD_BYTES = 8 * 1024 * 1024
+
 /** The compression a narinfo without a `Compression:` line means (Nix `nar-info.cc`: `compression = "bzip2"`). */
 export const NARINFO_DEFAULT_COMPRESSION = 'bzip2'
 

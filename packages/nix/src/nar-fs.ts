@@ -8,11 +8,16 @@ import * as fs from 'node:fs'
 import { constants, type Stats } from 'node:fs'
 import { resolve } from 'node:path'
 import { promisify } from 'node:util'
-import { NAR_CHUNK_SIZE } from './constants.js'
+import {
+  NAR_CHUNK_SIZE,
+  NAR_READ_AHEAD_BYTES,
+  NAR_READ_AHEAD_ENTRIES,
+  NAR_READ_AHEAD_FILE_MAX
+} from './constants.js'
 import { RestorePathTooLongError, RestoreTargetExistsError, UnsupportedFileTypeError } from './errors.js'
 import { type DecodeNarOptions, decodeNar } from './nar-decode.js'
 import { type EncodeNarOptions, encodeNar, type NarSource, type NarSourceFile } from './nar-encode.js'
-import { formatNarPath, type NarNodeStat } from './nar-format.js'
+import { compareNames, formatNarPath, type NarNodeStat } from './nar-format.js'
 
 // The callback API, promisified: measurably cheaper per call than fs/promises' FileHandle objects.
 const lstat = promisify(fs.lstat)
@@ -63,25 +68,134 @@ export interface FsNarSourceOptions {
  */
 export function createFsNarSource(root: string | Uint8Array, opts: FsNarSourceOptions = {}): NarSource {
   const base = typeof root === 'string' ? Buffer.from(resolve(root)) : Buffer.from(root)
-  if (opts.blocking === true) return blockingSource(base)
+  return opts.blocking === true ? blockingSource(base) : readAheadSource(base)
+}
+
+function openForReading(fd: number): NarSourceFile {
+  return {
+    read: async (into, offset, length) => (await read(fd, into, offset, length, null)).bytesRead,
+    close: () => close(fd)
+  }
+}
+
+function memoryFile(bytes: Buffer): NarSourceFile {
+  let at = 0
+  return {
+    read(into, offset, length) {
+      const n = Math.min(length, bytes.length - at)
+      into.set(bytes.subarray(at, at + n), offset)
+      at += n
+      return n
+    },
+    close() {}
+  }
+}
+
+/** Open (never following a symlink), read up to `size` bytes and close: a small file in three thread-pool hops. */
+async function readSmallFile(path: Buffer, size: number): Promise<Buffer> {
+  const fd = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW)
+  try {
+    const buf = Buffer.allocUnsafe(size)
+    let got = 0
+    for (;;) {
+      const { bytesRead } = await read(fd, buf, got, size - got, null)
+      if (bytesRead === 0) break
+      got += bytesRead
+      if (got === size) break
+    }
+    return got === size ? buf : buf.subarray(0, got)
+  } finally {
+    await close(fd)
+  }
+}
+
+const latin1 = (bytes: Uint8Array) =>
+  Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('latin1')
+
+/**
+ * The non-blocking source, with read-ahead. Each call through libuv's thread pool costs a hand-off of tens of
+ * microseconds, several per file, so one call at a time leaves the pool idle most of the time. When the writer
+ * reaches an entry of a directory, this source has already started `lstat` on the next
+ * {@link NAR_READ_AHEAD_ENTRIES} entries, and for the regular files among them of at most
+ * {@link NAR_READ_AHEAD_FILE_MAX} bytes also open/read/close, while at most {@link NAR_READ_AHEAD_BYTES} of such
+ * contents wait in memory. The answers are the same; only their timing changes.
+ */
+function readAheadSource(base: Buffer): NarSource {
+  interface Ahead {
+    readonly stat: Promise<Stats>
+    /** Contents read ahead, for small regular files within the byte budget. */
+    data?: Promise<Buffer>
+  }
+  interface Listing {
+    readonly names: Uint8Array[]
+    readonly index: Map<string, number>
+    readonly ahead: Map<number, Ahead>
+    started: number
+  }
+  const listings = new Map<string, Listing>() // by the directory's joined path (latin1)
+  const contents = new Map<string, { data: Promise<Buffer>; size: number }>() // by the file's joined path
+  let budget = NAR_READ_AHEAD_BYTES
+
+  const start = (dir: Buffer, listing: Listing, upTo: number) => {
+    for (; listing.started < Math.min(upTo, listing.names.length); listing.started++) {
+      const child = Buffer.concat([dir, SLASH, listing.names[listing.started]!])
+      const ahead: Ahead = { stat: lstat(child) }
+      ahead.stat.then(
+        (st) => {
+          if (!st.isFile() || st.size === 0 || st.size > NAR_READ_AHEAD_FILE_MAX || st.size > budget) return
+          budget -= st.size
+          ahead.data = readSmallFile(child, st.size)
+          ahead.data.catch(() => {}) // reported when (and if) the writer opens the file
+          contents.set(latin1(child), { data: ahead.data, size: st.size })
+        },
+        () => {} // reported when the writer asks for this entry
+      )
+      listing.ahead.set(listing.started, ahead)
+    }
+  }
+
   return {
     async lstat(path) {
       const p = joinPath(base, path)
+      if (path.length > 0) {
+        const dir = joinPath(base, path.slice(0, -1))
+        const listing = listings.get(latin1(dir))
+        const i = listing?.index.get(latin1(path[path.length - 1]!))
+        if (listing !== undefined && i !== undefined) {
+          start(dir, listing, i + 1 + NAR_READ_AHEAD_ENTRIES)
+          const ahead = listing.ahead.get(i)!
+          listing.ahead.delete(i)
+          if (i === listing.names.length - 1) listings.delete(latin1(dir))
+          return statOf(await ahead.stat, p)
+        }
+      }
       return statOf(await lstat(p), p)
     },
     async readDirectory(path) {
-      return readdir(joinPath(base, path), { encoding: 'buffer' })
+      const dir = joinPath(base, path)
+      const names = (await readdir(dir, { encoding: 'buffer' })).sort(compareNames)
+      const index = new Map(names.map((n, i) => [latin1(n), i]))
+      const listing: Listing = { names, index, ahead: new Map(), started: 0 }
+      if (names.length > 0) listings.set(latin1(dir), listing)
+      start(dir, listing, NAR_READ_AHEAD_ENTRIES)
+      return names.slice()
     },
     async readLink(path) {
       return readlink(joinPath(base, path), { encoding: 'buffer' })
     },
     async openFile(path): Promise<NarSourceFile> {
-      // O_NOFOLLOW: a file swapped for a symlink after lstat is an error, never followed.
-      const fd = await open(joinPath(base, path), constants.O_RDONLY | constants.O_NOFOLLOW)
-      return {
-        read: async (into, offset, length) => (await read(fd, into, offset, length, null)).bytesRead,
-        close: () => close(fd)
+      const p = joinPath(base, path)
+      const early = contents.get(latin1(p))
+      if (early !== undefined) {
+        contents.delete(latin1(p))
+        try {
+          return memoryFile(await early.data)
+        } finally {
+          budget += early.size
+        }
       }
+      // O_NOFOLLOW: a file swapped for a symlink after lstat is an error, never followed.
+      return openForReading(await open(p, constants.O_RDONLY | constants.O_NOFOLLOW))
     }
   }
 }

@@ -417,7 +417,18 @@ describe('NAR restore and the file system', () => {
   })
 
   it('reads the same tree with blocking and non-blocking calls', async () => {
-    const tree = dir({ a: file('x'.repeat(70_000), true), b: dir({ c: link('../a') }), e: file('') })
+    // Wider than the read-ahead window, with files on both sides of the read-ahead size limit.
+    const wide: Record<string, Tree> = {}
+    for (let i = 0; i < 100; i++) {
+      wide[`f${i}`] =
+        i % 10 === 0 ? dir({ x: file(String(i)), y: link('../f1') }) : file('y'.repeat(i * 997), i % 3 === 0)
+    }
+    const tree = dir({
+      a: file('x'.repeat(70_000), true),
+      b: dir({ c: link('../a') }),
+      e: file(''),
+      wide: dir(wide)
+    })
     await writeTree(join(root, 't'), tree)
     const nonBlocking = await collect(dumpPath(join(root, 't')))
     assert.deepEqual(await collect(dumpPath(join(root, 't'), { blocking: true })), nonBlocking)

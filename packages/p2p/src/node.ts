@@ -74,6 +74,11 @@ export interface NodeInit {
   readonly dht?: { readonly alpha?: number; readonly disjointPaths?: number; readonly kBucketSize?: number }
   /** Let a DHT query run with an empty routing table (a lone node). Default false. */
   readonly allowQueryWithZeroPeers?: boolean
+  /**
+   * Connection limits for nodes whose role differs from a seeder's (a bootstrap node that every peer dials
+   * first). Defaults: MAX_CONNECTIONS and INBOUND_CONNECTION_THRESHOLD (docs/limits.md).
+   */
+  readonly connections?: { readonly max?: number; readonly inboundPerSecond?: number }
 }
 
 export type NarthexServices = {
@@ -136,9 +141,9 @@ export async function createNode(init: NodeInit = {}): Promise<NarthexNode> {
         })
       ],
       connectionManager: {
-        maxConnections: MAX_CONNECTIONS,
+        maxConnections: init.connections?.max ?? MAX_CONNECTIONS,
         maxIncomingPendingConnections: MAX_INCOMING_PENDING_CONNECTIONS,
-        inboundConnectionThreshold: INBOUND_CONNECTION_THRESHOLD,
+        inboundConnectionThreshold: init.connections?.inboundPerSecond ?? INBOUND_CONNECTION_THRESHOLD,
         maxParallelDials: MAX_PARALLEL_DIALS,
         dialTimeout: DIAL_TIMEOUT_MS,
         ...(init.allow !== undefined ? { allow: [...init.allow] } : {})

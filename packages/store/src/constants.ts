@@ -16,10 +16,30 @@ export const QUARANTINE_DIR = 'quarantine'
 export const SHARD_SUFFIX = 2
 
 /**
- * Chunk writes in flight per import. Each write is open + write + fsync + rename on the libuv thread pool
- * (4 threads); 16 keeps the pool and the disk queue busy without holding more than 16 × maxSize of chunk bytes.
+ * Chunk writes in flight per import (queued to or being made by the writer threads): 128 (~8 MiB at the default
+ * chunker) keeps every writer thread several batches ahead, so a writer waiting for a core on a busy machine does
+ * not stall the import, while holding at most 128 × maxSize of chunk bytes.
  */
-export const WRITE_CONCURRENCY = 16
+export const WRITE_CONCURRENCY = 128
+
+/**
+ * Chunks per message to a writer thread: one message per 8 chunks (~512 KiB) instead of five thread-pool round
+ * trips per chunk, while an import of a few chunks still spreads over the threads.
+ */
+export const WRITE_BATCH = 8
+
+/**
+ * Threads that create chunk files (see chunk-writer.ts). Each makes one file sync at a time, so 4 keep 4 syncs in
+ * flight for the disk to merge into one journal commit, on a machine with 2 cores or more.
+ */
+export const WRITER_THREADS = 4
+
+/**
+ * An import starts using the writer threads once it has written this many chunks (~4 MiB at the default chunker):
+ * smaller NARs (most of a Nix store) are done before the threads would have booted, and a process that only
+ * imports small NARs never starts them.
+ */
+export const WRITER_THREADS_MIN_CHUNKS = 64
 
 /** Chunks read ahead (and verified on the thread pool) while a NAR is being streamed. */
 export const READ_AHEAD = 4

@@ -4,7 +4,7 @@
  */
 import { webcrypto } from 'node:crypto'
 import { mkdir, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import {
   CHUNKER,
   ChunkHashMismatchError,
@@ -12,6 +12,7 @@ import {
   checkRawCid,
   DAG_CBOR_CODE,
   decodeManifest,
+  HashWorkers,
   ingestNar,
   MAX_CHUNK_SIZE,
   type Manifest,
@@ -28,6 +29,7 @@ import { formatSha256, parseSha256 } from '@narthex/nix'
 import createDebug from 'debug'
 import { Level } from 'level'
 import { CID as CIDClass } from 'multiformats/cid'
+import { ChunkWriters, type WriteJob } from './chunk-writer.js'
 import {
   ATIME_RESOLUTION_MS,
   CHUNKS_DIR,
@@ -38,9 +40,12 @@ import {
   READ_AHEAD,
   SHARD_SUFFIX,
   TMP_DIR,
-  WRITE_CONCURRENCY
+  WRITE_BATCH,
+  WRITE_CONCURRENCY,
+  WRITER_THREADS,
+  WRITER_THREADS_MIN_CHUNKS
 } from './constants.js'
-import { fileExists, syncDir, writeFileAtomic } from './durable.js'
+import { fileExists, syncDir, tempName, writeFileAtomic } from './durable.js'
 import {
   ChunkCorruptError,
   ChunkTooLargeError,
@@ -154,6 +159,10 @@ export class LevelStore extends EventTarget {
   private readonly init: StoreInit
   private db: Level<string, unknown> | undefined
   private readonly mutex = new Mutex()
+  /** SHA-256 threads for imports (started with the store, spawned on the first import). */
+  private readonly hashWorkers = new HashWorkers()
+  /** Threads that create chunk files for imports (spawned on the first import, ended by stop()). */
+  private readonly writers = new ChunkWriters(WRITER_THREADS)
   private readonly fsync: boolean
   /** Shard directories that received a rename not yet made durable by a directory fsync. */
   private readonly dirtyDirs = new Set<string>()
@@ -191,6 +200,7 @@ export class LevelStore extends EventTarget {
       throw err
     }
     this.db = db
+    this.hashWorkers.start()
     // Temp files are only ever written by the process holding the lock: any found now are leftovers of a crash.
     const tmp = join(this.dir, TMP_DIR)
     const leftovers = await readdir(tmp)
@@ -203,6 +213,8 @@ export class LevelStore extends EventTarget {
     if (db === undefined) return
     await this.mutex.run(async () => {})
     this.db = undefined
+    await this.hashWorkers.stop()
+    await this.writers.stop()
     await db.close()
   }
 
@@ -320,6 +332,79 @@ export class LevelStore extends EventTarget {
     return p.finally(() => this.writing.delete(key))
   }
 
+  /**
+   * Write chunks unless already stored, on the writer threads, in one batch. Resolves (never rejects) to the keys
+   * this call created and the first error met; chunks another write has in flight are waited for, not rewritten.
+   */
+  private async writeBatch(
+    items: ReadonlyArray<{ key: string; bytes: Uint8Array }>,
+    opts: { threads: boolean }
+  ): Promise<{ created: string[]; error?: unknown }> {
+    if (!opts.threads || !this.writers.ready) {
+      // Small imports, and large ones until the threads have booted, write through the thread pool (one chunk
+      // at a time, as putChunk does).
+      if (opts.threads) this.writers.start()
+      const created: string[] = []
+      let error: unknown
+      await Promise.all(
+        items.map(({ key, bytes }) =>
+          this.writeChunk(key, bytes).then(
+            (isNew) => {
+              if (isNew) created.push(key)
+            },
+            (err: unknown) => {
+              error ??= err
+            }
+          )
+        )
+      )
+      return { created, error }
+    }
+    const tmpDir = join(this.dir, TMP_DIR)
+    const jobs: WriteJob[] = []
+    const keys: string[] = []
+    const others: Promise<boolean>[] = []
+    for (const { key, bytes } of items) {
+      const inFlight = this.writing.get(key)
+      if (inFlight !== undefined) others.push(inFlight)
+      else {
+        keys.push(key)
+        jobs.push({ tmp: tempName(tmpDir), path: this.chunkPath(key), bytes })
+      }
+    }
+    const done = (async () => {
+      for (const dir of new Set(jobs.map((j) => dirname(j.path)))) await this.ensureDir(dir)
+      return this.writers.write(jobs, { fsync: this.fsync })
+    })()
+    keys.forEach((key, i) => {
+      const p = done.then((results) => {
+        const r = results[i]!
+        if (r instanceof Error) throw r
+        return r
+      })
+      this.writing.set(key, p)
+      void p.then(
+        () => this.writing.delete(key),
+        () => this.writing.delete(key)
+      )
+    })
+    const created: string[] = []
+    let error: unknown
+    try {
+      const results = await done
+      results.forEach((r, i) => {
+        if (r === true) {
+          created.push(keys[i]!)
+          this.dirtyDirs.add(dirname(jobs[i]!.path))
+        } else if (r instanceof Error) error ??= r
+      })
+    } catch (err) {
+      error ??= err
+    }
+    for (const r of await Promise.allSettled(others)) if (r.status === 'rejected') error ??= r.reason
+    return { created, error }
+  }
+
   private async readChunkVerified(key: string, cid: CID, signal?: AbortSignal): Promise<Uint8Array> {
     let bytes: Uint8Array
     try {
@@ -393,6 +478,24 @@ export class LevelStore extends EventTarget {
     const created: string[] = []
     const writes = new Set<Promise<void>>()
     let firstError: unknown
+    let batch: Array<{ key: string; bytes: Uint8Array }> = []
+    let inFlight = 0
+    let chunksSeen = 0
+    const flush = () => {
+      if (batch.length === 0) return
+      const items = batch
+      batch = []
+      inFlight += items.length
+      const w = this.writeBatch(items, { threads: chunksSeen >= WRITER_THREADS_MIN_CHUNKS }).then(
+        ({ created: made, error }) => {
+          inFlight -= items.length
+          created.push(...made)
+          if (error !== undefined) firstError ??= error
+        }
+      )
+      writes.add(w)
+      void w.finally(() => writes.delete(w))
+    }
     let released = false
     const release = () => {
       if (released) return
@@ -414,25 +517,20 @@ export class LevelStore extends EventTarget {
       const result = await ingestNar(bounded(source), {
         signal,
         params: this.init.chunker ?? CHUNKER,
+        hashWorkers: this.hashWorkers,
         onChunk: async ({ cid, bytes }) => {
           if (firstError !== undefined) throw firstError
           const key = cid.toString()
           if (used.has(key)) return
           used.add(key)
           this.chunksInUse.add(key)
-          const w = this.writeChunk(key, bytes).then(
-            (isNew) => {
-              if (isNew) created.push(key)
-            },
-            (err: unknown) => {
-              firstError ??= err
-            }
-          )
-          writes.add(w)
-          void w.finally(() => writes.delete(w))
-          if (writes.size >= (this.init.writeConcurrency ?? WRITE_CONCURRENCY)) await Promise.race(writes)
+          batch.push({ key, bytes })
+          chunksSeen++
+          if (batch.length >= WRITE_BATCH) flush()
+          while (inFlight >= (this.init.writeConcurrency ?? WRITE_CONCURRENCY)) await Promise.race(writes)
         }
       })
+      flush()
       await Promise.all(writes)
       if (firstError !== undefined) throw firstError
       if (opts.expect?.narHash !== undefined && !sameNarHash(result.narHash, opts.expect.narHash)) {

@@ -62,6 +62,24 @@ describe('store', () => {
     )
   })
 
+  it('imports large NARs through the hash and writer threads, deduplicating against what is stored', async () => {
+    // ≥ 4 MiB and ≥ 64 chunks: hashed on the HashWorkers threads, written by the writer threads after the first
+    // 64 chunks. The second NAR shares its first 6 MB with the first, so its writes meet existing files.
+    const big = detBytes(10_000_000, 'big nar')
+    const bigger = Buffer.concat([big.subarray(0, 6_000_000), detBytes(3_000_000, 'bigger tail')])
+    const r1 = await store.importNar(piecesOf(big, 1 << 20))
+    const r2 = await store.importNar(piecesOf(bigger, 300_000))
+    assert.equal(r1.narHash, narHashOf(big))
+    assert.equal(r2.narHash, narHashOf(bigger))
+    assert.equal(r1.created, r1.chunkCount)
+    assert.ok(r2.created < r2.chunkCount - 50, `${r2.created} of ${r2.chunkCount} chunks written again`)
+    assert.deepEqual(await collect(store.readNar(r1.narHash)), big)
+    assert.deepEqual(await collect(store.readNar(r2.narHash)), bigger)
+    assert.deepEqual(await filesUnder(join(dir.path, 'tmp')), [])
+    const report = await store.verify()
+    assert.deepEqual([report.corrupt, report.missing, report.damagedNars], [[], [], []])
+  })
+
   it('stores chunks shared by two NARs once', async () => {
     const a = await store.importNar(piecesOf(A))
     const b = await store.importNar(piecesOf(B))

@@ -1,0 +1,440 @@
+/**
+ * Delivering NARs: from the local cache when it has them, else by one network fetch per NAR however many
+ * requests wait for it (single flight), tried source by source (swarm first, then upstreams).
+ *
+ * A fetch spools to a file in the data directory; every request for that NAR streams from the file as verified
+ * bytes arrive, so memory stays flat whatever the NAR size or number of readers, and the finished file becomes the
+ * local cache entry by rename. A request gets its response headers only once its first verified byte exists: a
+ * NAR that cannot be delivered fails with a 4xx/5xx before any header, never as a truncated 200.
+ */
+import { createHash } from 'node:crypto'
+import { type FileHandle, open, unlink } from 'node:fs/promises'
+import { parseSha256 } from '@narthex/nix'
+import createDebug from 'debug'
+import { FIRST_BYTE_TIMEOUT_MS, READ_CHUNK_BYTES, STALL_TIMEOUT_MS, WRITE_BATCH_BYTES } from './constants.js'
+import {
+  NarNotFoundError,
+  NarTimeoutError,
+  NarUnavailableError,
+  NarVerificationError,
+  ShimStoppedError
+} from './errors.js'
+import type { LocalNars } from './local-nars.js'
+import { narFileKey } from './narinfo.js'
+import type { ByteRange } from './routes.js'
+import type { NarFetch, NarRequest, NarSource, Reseeder } from './sources.js'
+
+const log = createDebug('narthex:shim:nar')
+
+export interface NarServiceInit {
+  readonly local: LocalNars
+  /** Tried in order. */
+  readonly sources: readonly NarSource[]
+  readonly reseeder?: Reseeder
+  readonly firstByteTimeoutMs?: number
+  readonly stallTimeoutMs?: number
+}
+
+export interface NarServiceStats {
+  /** Network fetches started (one per NAR per source tried), the figure single-flight keeps at one. */
+  readonly fetches: number
+  readonly fetchesFailed: number
+  readonly servedFromCache: number
+}
+
+/** An opened NAR range: iterate `stream`, then `close()`. */
+export interface OpenedNar {
+  readonly stream: AsyncIterable<Uint8Array>
+  close(): Promise<void>
+}
+
+export class NarService {
+  readonly #local: LocalNars
+  readonly #sources: readonly NarSource[]
+  readonly #reseeder: Reseeder | undefined
+  readonly #firstByteTimeoutMs: number
+  readonly #stallTimeoutMs: number
+  readonly #flights = new Map<string, Flight>()
+  readonly #stop = new AbortController()
+  #imports: Promise<void> = Promise.resolve()
+  #stats = { fetches: 0, fetchesFailed: 0, servedFromCache: 0 }
+
+  constructor(init: NarServiceInit) {
+    this.#local = init.local
+    this.#sources = init.sources
+    this.#reseeder = init.reseeder
+    this.#firstByteTimeoutMs = init.firstByteTimeoutMs ?? FIRST_BYTE_TIMEOUT_MS
+    this.#stallTimeoutMs = init.stallTimeoutMs ?? STALL_TIMEOUT_MS
+  }
+
+  get stats(): NarServiceStats {
+    return { ...this.#stats }
+  }
+
+  /** Cancel running fetches and wait for them to settle. */
+  async stop(): Promise<void> {
+    this.#stop.abort(new ShimStoppedError('shim stopping'))
+    await Promise.allSettled([...this.#flights.values()].map((f) => f.settled))
+  }
+
+  /** Whether the NAR can be delivered: cached, being fetched, or some source says it has it. */
+  async canDeliver(req: NarRequest, opts: { signal?: AbortSignal } = {}): Promise<boolean> {
+    if (this.#local.has(req.narHash) || this.#flights.has(narFileKey(req.narHash))) return true
+    for (const source of this.#sources) {
+      try {
+        if (await source.has(req, opts)) return true
+      } catch (err) {
+        log('%s.has(%s) failed: %s', source.name, req.storePath, (err as Error).message)
+      }
+    }
+    return false
+  }
+
+  /** Fetch into the local cache without a reader (closure prefetch). Errors are logged, not thrown. */
+  prefetch(req: NarRequest): Promise<void> {
+    if (this.#local.has(req.narHash)) return Promise.resolve()
+    return this.#flight(req).settled
+  }
+
+  /**
+   * Open a NAR range for streaming. Resolves once bytes can be sent (first verified byte present); rejects with a
+   * typed error (NarNotFoundError, NarUnavailableError, NarVerificationError, NarTimeoutError...) before anything
+   * is sent otherwise. Call `close()` when done with the stream.
+   */
+  async open(req: NarRequest, range: ByteRange, opts: { signal?: AbortSignal } = {}): Promise<OpenedNar> {
+    if (this.#local.has(req.narHash)) {
+      try {
+        const stream = await this.#local.open(req.narHash, range, opts.signal)
+        this.#stats.servedFromCache++
+        return { stream, close: async () => {} }
+      } catch (err) {
+        if (!(err instanceof NarNotFoundError)) throw err
+      }
+    }
+    const flight = this.#flight(req)
+    flight.readers++
+    try {
+      await waitReady(flight.ready, this.#firstByteTimeoutMs, opts.signal)
+    } catch (err) {
+      await flight.release()
+      throw err
+    }
+    return { stream: flight.read(range), close: () => flight.release() }
+  }
+
+  #serialImport(task: () => Promise<void>): Promise<void> {
+    const run = this.#imports.then(task)
+    this.#imports = run.catch(() => {})
+    return run
+  }
+
+  #flight(req: NarRequest): Flight {
+    const key = narFileKey(req.narHash)
+    let flight = this.#flights.get(key)
+    if (flight === undefined) {
+      flight = new Flight(req, this.#local.tmpPath())
+      this.#flights.set(key, flight)
+      const f = flight
+      f.settled = this.#run(f).finally(() => {
+        if (this.#flights.get(key) === f) this.#flights.delete(key)
+      })
+    }
+    return flight
+  }
+
+  async #run(flight: Flight): Promise<void> {
+    const { req } = flight
+    const signal = this.#stop.signal
+    const reasons: string[] = []
+    let onlyMissing = true
+    try {
+      await flight.create()
+      for (const source of this.#sources) {
+        if (signal.aborted) throw signal.reason
+        let fetch: NarFetch
+        this.#stats.fetches++
+        // One controller per attempt: a stalled source is aborted (its HTTP request or stream with it).
+        const attempt = new AbortController()
+        const attemptSignal = AbortSignal.any([signal, attempt.signal])
+        try {
+          fetch = await source.open(req, { signal: attemptSignal })
+        } catch (err) {
+          this.#stats.fetchesFailed++
+          if (!(err instanceof NarNotFoundError)) onlyMissing = false
+          reasons.push(`${source.name}: ${(err as Error).message}`)
+          log('%s cannot deliver %s: %s', source.name, req.storePath, (err as Error).message)
+          continue
+        }
+        try {
+          await flight.consume(fetch, this.#stallTimeoutMs, attempt)
+          log('fetched %s (%d bytes) from %s', req.storePath, req.narSize, source.name)
+          break
+        } catch (err) {
+          this.#stats.fetchesFailed++
+          onlyMissing = false
+          reasons.push(`${source.name}: ${(err as Error).message}`)
+          log('%s failed delivering %s: %s', source.name, req.storePath, (err as Error).message)
+          if (flight.published > 0 || signal.aborted) throw err
+          await flight.reset()
+        }
+      }
+      if (flight.received !== req.narSize) {
+        // Every source said "not here": 404 (Nix tries its next substituter). Any real failure: 502.
+        if (onlyMissing)
+          throw new NarNotFoundError(`no source has the NAR (${reasons.join('; ') || 'none configured'})`)
+        throw new NarUnavailableError(
+          reasons.length === 0
+            ? 'no source for NARs is configured'
+            : `no source delivered the NAR (${reasons.join('; ')})`
+        )
+      }
+      await flight.finish()
+      // Importing into the chunk store costs CPU and many small writes (~30 MiB/s on a busy disk): it waits until
+      // the requests streaming this NAR are done, and imports run one at a time, so serving Nix never competes with
+      // them. Until the import is done, new requests read the spool.
+      await flight.idle()
+      if (signal.aborted) throw signal.reason
+      await this.#serialImport(() =>
+        this.#local.adopt(req.narHash, flight.path, req.narSize, req.narinfo, signal)
+      )
+      if (this.#reseeder !== undefined) {
+        await this.#reseeder
+          .seed(req, { signal })
+          .catch((err: Error) => log('re-seeding %s failed: %s', req.storePath, err.message))
+      }
+    } catch (err) {
+      log('fetch of %s ended: %s', req.storePath, (err as Error).message)
+      flight.fail(err as Error)
+      await unlink(flight.path).catch(() => {})
+    } finally {
+      await flight.doneFetching()
+    }
+  }
+}
+
+/** Wait for a flight's first byte, bounded by a timeout and the request's signal. */
+function waitReady(ready: Promise<void>, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => done(new NarTimeoutError('no verified bytes in time')), timeoutMs)
+    const onAbort = () => done(signal!.reason ?? new NarUnavailableError('request aborted'))
+    const done = (err?: unknown) => {
+      clearTimeout(timer)
+      signal?.removeEventListener('abort', onAbort)
+      if (err === undefined) resolve()
+      else reject(err)
+    }
+    if (signal?.aborted) return onAbort()
+    signal?.addEventListener('abort', onAbort, { once: true })
+    ready.then(() => done(), done)
+  })
+}
+
+/**
+ * Iterate a source's stream, failing with NarTimeoutError (and aborting the attempt, which cancels the source's
+ * request) when no chunk arrives for `ms`.
+ */
+async function* withStallTimeout(
+  stream: AsyncIterable<Uint8Array>,
+  ms: number,
+  attempt: AbortController
+): AsyncGenerator<Uint8Array> {
+  const it = stream[Symbol.asyncIterator]()
+  let finished = false
+  try {
+    for (;;) {
+      let timer: NodeJS.Timeout | undefined
+      const stalled = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          const err = new NarTimeoutError(`source stalled for ${ms} ms`)
+          attempt.abort(err)
+          reject(err)
+        }, ms)
+      })
+      let step: IteratorResult<Uint8Array>
+      try {
+        step = await Promise.race([it.next(), stalled])
+      } finally {
+        clearTimeout(timer)
+      }
+      if (step.done) {
+        finished = true
+        return
+      }
+      yield step.value
+    }
+  } finally {
+    if (!finished)
+      await Promise.race([it.return?.(), new Promise((r) => setTimeout(r, 1000))]).catch(() => {})
+  }
+}
+
+/** One NAR being fetched into a spool file, readable while it grows. */
+class Flight {
+  readonly req: NarRequest
+  readonly path: string
+  settled: Promise<void> = Promise.resolve()
+  /** Bytes written to the spool. */
+  received = 0
+  /** Bytes readers may send (verified). */
+  published = 0
+  readers = 0
+  readonly ready: Promise<void>
+  #fh: FileHandle | undefined
+  #fetching = true
+  #error: Error | undefined
+  #wake: (() => void)[] = []
+  #idle: (() => void)[] = []
+  #resolveReady!: () => void
+  #rejectReady!: (err: Error) => void
+
+  constructor(req: NarRequest, path: string) {
+    this.req = req
+    this.path = path
+    this.ready = new Promise((resolve, reject) => {
+      this.#resolveReady = resolve
+      this.#rejectReady = reject
+    })
+    this.ready.catch(() => {}) // a prefetch has no reader to see the rejection
+  }
+
+  async create(): Promise<void> {
+    this.#fh = await open(this.path, 'w+', 0o600)
+  }
+
+  /** Write a source's stream to the spool, publishing as it goes when the source verifies its bytes. */
+  async consume(fetch: NarFetch, stallTimeoutMs: number, attempt: AbortController): Promise<void> {
+    const fh = this.#fh!
+    const hash = createHash('sha256')
+    const size = this.req.narSize
+    // Unverified chunks are gathered into batches of WRITE_BATCH_BYTES: one write per batch instead of one per
+    // (often 16–64 KiB) network chunk; nobody reads them before the end anyway.
+    let batch: Uint8Array[] = []
+    let batchBytes = 0
+    const flush = async () => {
+      if (batchBytes === 0) return
+      let pos = this.received
+      const end = pos + batchBytes
+      const bufs = batch
+      batch = []
+      batchBytes = 0
+      while (pos < end) {
+        const { bytesWritten } = await fh.writev(bufs, pos)
+        pos += bytesWritten
+        if (pos < end) dropWritten(bufs, bytesWritten)
+      }
+      this.received = end
+      if (fetch.verified) this.#publish(this.received)
+    }
+    for await (const chunk of withStallTimeout(fetch.stream, stallTimeoutMs, attempt)) {
+      if (this.received + batchBytes + chunk.length > size) {
+        throw new NarVerificationError('NAR is longer than NarSize')
+      }
+      hash.update(chunk)
+      batch.push(chunk)
+      batchBytes += chunk.length
+      // A verified stream is published chunk by chunk (readers get bytes as soon as they are checked).
+      if (fetch.verified || batchBytes >= WRITE_BATCH_BYTES) await flush()
+    }
+    await flush()
+    if (this.received !== size)
+      throw new NarVerificationError(`NAR is ${this.received} bytes, NarSize is ${size}`)
+    if (!hash.digest().equals(Buffer.from(parseSha256(this.req.narHash)))) {
+      throw new NarVerificationError('NAR does not hash to the agreed NarHash')
+    }
+  }
+
+  /** Forget a failed attempt that published nothing, so the next source starts at offset 0. */
+  async reset(): Promise<void> {
+    this.received = 0
+    await this.#fh!.truncate(0)
+  }
+
+  /**
+   * The whole NAR is verified: readable in full at once, then made durable (before it is renamed into the cache,
+   * so a crash never leaves a cache entry with unwritten blocks).
+   */
+  async finish(): Promise<void> {
+    this.#publish(this.received)
+    await this.#fh!.datasync()
+  }
+
+  fail(err: Error): void {
+    this.#error = err
+    this.#rejectReady(err)
+    this.#wakeAll()
+  }
+
+  async doneFetching(): Promise<void> {
+    this.#fetching = false
+    this.#wakeAll()
+    await this.#maybeClose()
+  }
+
+  async release(): Promise<void> {
+    this.readers--
+    if (this.readers === 0) {
+      const idle = this.#idle
+      this.#idle = []
+      for (const resolve of idle) resolve()
+    }
+    await this.#maybeClose()
+  }
+
+  /** Resolves when no request is reading this flight (at once if none is). */
+  idle(): Promise<void> {
+    if (this.readers === 0) return Promise.resolve()
+    return new Promise((resolve) => this.#idle.push(resolve))
+  }
+
+  async *read(range: ByteRange): AsyncGenerator<Uint8Array> {
+    let pos = range.start
+    while (pos < range.end) {
+      if (pos >= this.published) {
+        if (this.#error !== undefined) throw this.#error
+        if (!this.#fetching) throw new NarUnavailableError('fetch ended early')
+        await new Promise<void>((resolve) => this.#wake.push(resolve))
+        continue
+      }
+      const n = Math.min(READ_CHUNK_BYTES, range.end - pos, this.published - pos)
+      const buf = Buffer.allocUnsafe(n)
+      const { bytesRead } = await this.#fh!.read(buf, 0, n, pos)
+      if (bytesRead === 0) throw new NarUnavailableError('spool shorter than published')
+      pos += bytesRead
+      yield bytesRead === n ? buf : buf.subarray(0, bytesRead)
+    }
+  }
+
+  #publish(upTo: number): void {
+    if (upTo <= this.published) return
+    this.published = upTo
+    this.#resolveReady()
+    this.#wakeAll()
+  }
+
+  #wakeAll(): void {
+    const wake = this.#wake
+    this.#wake = []
+    for (const w of wake) w()
+  }
+
+  async #maybeClose(): Promise<void> {
+    if (this.#fetching || this.readers > 0 || this.#fh === undefined) return
+    const fh = this.#fh
+    this.#fh = undefined
+    await fh.close().catch(() => {})
+  }
+}
+
+/** After a short writev of `written` bytes, drop what was written from the front of `bufs` (in place). */
+function dropWritten(bufs: Uint8Array[], written: number): void {
+  while (written > 0 && bufs.length > 0) {
+    const first = bufs[0]!
+    if (first.length <= written) {
+      written -= first.length
+      bufs.shift()
+    } else {
+      bufs[0] = first.subarray(written)
+      written = 0
+    }
+  }
+}

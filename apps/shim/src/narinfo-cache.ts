@@ -1,0 +1,127 @@
+/**
+ * The shim's narinfo cache: every agreed narinfo it has served, in memory (a Map, for microsecond answers) and
+ * on disk (level under `<data>/narinfo`), loaded at start so the shim keeps answering while the orchestrator is
+ * unreachable and across restarts. Also the NarHash → narinfo index the NAR route needs, and a short negative
+ * cache of hash parts the orchestrator did not know.
+ *
+ * Agreed narinfos are immutable (an output path's agreed NarHash does not change), so positive entries do not
+ * expire; they are small (~1 KiB) and bounded by what this machine's Nix asked for.
+ */
+import { type PublicKey, verifyNarinfo } from '@narthex/nix'
+import createDebug from 'debug'
+import { Level } from 'level'
+import { NEGATIVE_TTL_MS } from './constants.js'
+import { InvalidNarinfoError } from './errors.js'
+import { type NarinfoFields, narFileKey, readNarinfo } from './narinfo.js'
+import type { AgreedNarinfo } from './sources.js'
+
+const log = createDebug('narthex:shim:narinfo-cache')
+
+export interface CachedNarinfo extends AgreedNarinfo {
+  readonly fields: NarinfoFields
+}
+
+interface Stored {
+  readonly text: string
+  readonly manifestRoot?: string
+}
+
+export class NarinfoCache {
+  readonly #db: Level<string, Stored>
+  readonly #byHashPart = new Map<string, CachedNarinfo>()
+  /** nix32 NarHash digest → hash part */
+  readonly #byNarHash = new Map<string, string>()
+  /** hash part → time the negative answer expires */
+  readonly #negative = new Map<string, number>()
+  readonly #negativeTtlMs: number
+  readonly #trustedKeys: readonly PublicKey[]
+
+  /**
+   * `trustedKeys`: when given, a narinfo must carry a signature by one of them to be cached or served (what
+   * was cached under other keys is skipped at start).
+   */
+  constructor(init: { dir: string; negativeTtlMs?: number; trustedKeys?: readonly PublicKey[] }) {
+    this.#db = new Level<string, Stored>(init.dir, { valueEncoding: 'json' })
+    this.#negativeTtlMs = init.negativeTtlMs ?? NEGATIVE_TTL_MS
+    this.#trustedKeys = init.trustedKeys ?? []
+  }
+
+  async start(): Promise<void> {
+    await this.#db.open()
+    let bad = 0
+    for await (const [hashPart, stored] of this.#db.iterator()) {
+      try {
+        this.#remember(hashPart, stored)
+      } catch {
+        bad++
+      }
+    }
+    log('loaded %d narinfos (%d unreadable skipped)', this.#byHashPart.size, bad)
+  }
+
+  async stop(): Promise<void> {
+    await this.#db.close()
+  }
+
+  get size(): number {
+    return this.#byHashPart.size
+  }
+
+  get(hashPart: string): CachedNarinfo | undefined {
+    return this.#byHashPart.get(hashPart)
+  }
+
+  byNarHash(narHash: string): CachedNarinfo | undefined {
+    const hashPart = this.#byNarHash.get(narFileKey(narHash))
+    return hashPart === undefined ? undefined : this.#byHashPart.get(hashPart)
+  }
+
+  /** Check (InvalidNarinfoError), remember and persist an agreed narinfo. */
+  async put(hashPart: string, agreed: AgreedNarinfo): Promise<CachedNarinfo> {
+    const stored: Stored =
+      agreed.manifestRoot === undefined
+        ? { text: agreed.text }
+        : { text: agreed.text, manifestRoot: agreed.manifestRoot }
+    const entry = this.#remember(hashPart, stored)
+    this.#negative.delete(hashPart)
+    await this.#db.put(hashPart, stored)
+    return entry
+  }
+
+  isNegative(hashPart: string, now = Date.now()): boolean {
+    const until = this.#negative.get(hashPart)
+    if (until === undefined) return false
+    if (until > now) return true
+    this.#negative.delete(hashPart)
+    return false
+  }
+
+  setNegative(hashPart: string, now = Date.now()): void {
+    // Bounded: expired entries are swept whenever the map grows large.
+    if (this.#negative.size > 100_000) {
+      for (const [k, until] of this.#negative) if (until <= now) this.#negative.delete(k)
+    }
+    this.#negative.set(hashPart, now + this.#negativeTtlMs)
+  }
+
+  #remember(hashPart: string, stored: Stored): CachedNarinfo {
+    const fields = readNarinfo(stored.text)
+    if (fields.hashPart !== hashPart)
+      throw new InvalidNarinfoError(`narinfo is for ${fields.hashPart}, not ${hashPart}`)
+    // Served unchanged, so its URL must be this shim's NAR route (as the orchestrator writes it).
+    if (fields.url !== `nar/${narFileKey(fields.narHash)}.nar` || fields.compression !== 'none') {
+      throw new InvalidNarinfoError(
+        `narinfo of ${fields.storePath} points at ${fields.url} (${fields.compression}); the shim serves only nar/<NarHash>.nar uncompressed`
+      )
+    }
+    if (this.#trustedKeys.length > 0 && verifyNarinfo(fields.parsed, this.#trustedKeys) === undefined) {
+      throw new InvalidNarinfoError(
+        `narinfo of ${fields.storePath} is not signed by a trusted orchestrator key`
+      )
+    }
+    const entry: CachedNarinfo = { ...stored, fields }
+    this.#byHashPart.set(hashPart, entry)
+    this.#byNarHash.set(narFileKey(fields.narHash), hashPart)
+    return entry
+  }
+}

@@ -1,0 +1,76 @@
+/**
+ * The orchestrator as a NarinfoSource, over its HTTP API (docs/api.md):
+ * - `GET /<hashpart>.narinfo` → the signed narinfo of an agreed output (404 when there is none). This is what
+ *   the shim serves, byte for byte.
+ * - `GET /api/v1/agreements/<hashpart>` → the agreement record (JSON), whose `agreement.manifestRoot` lets the
+ *   swarm downloader check every chunk as it arrives. Asked only after a narinfo was found; when it is missing
+ *   or does not match the narinfo (NarHash, StorePath), the path is still served, from upstreams only (their NARs
+ *   are checked against NarHash as a whole).
+ *
+ * A plain binary cache (narinfos signed by some key, no agreement route) therefore also works as the narinfo
+ * source; the end-to-end tests use that.
+ */
+import createDebug from 'debug'
+import { MAX_NARINFO_BYTES } from './constants.js'
+import { OrchestratorError } from './errors.js'
+import { readText, withTimeout } from './http-client.js'
+import { readNarinfo } from './narinfo.js'
+import type { AgreedNarinfo, NarinfoSource } from './sources.js'
+
+const log = createDebug('narthex:shim:orchestrator')
+
+/** Largest agreement record read (it lists the supporting attestations). */
+const MAX_AGREEMENT_BYTES = 4 * 1024 * 1024
+const CID = /^b[a-z2-7]{20,200}$/
+
+export class OrchestratorClient implements NarinfoSource {
+  readonly #base: string
+
+  /** `base`: the orchestrator's URL, e.g. `http://orchestrator.example:8080` (no trailing slash needed). */
+  constructor(base: string) {
+    this.#base = base.replace(/\/+$/, '')
+  }
+
+  async lookup(hashPart: string, opts: { signal?: AbortSignal } = {}): Promise<AgreedNarinfo | undefined> {
+    const res = await this.#get(`/${hashPart}.narinfo`, opts.signal)
+    if (res === undefined) return undefined
+    const text = await readText(res, MAX_NARINFO_BYTES, () => new OrchestratorError('narinfo too large'))
+    const manifestRoot = await this.#manifestRoot(hashPart, text, opts.signal).catch((err: Error) => {
+      log('no agreement record for %s: %s', hashPart, err.message)
+      return undefined
+    })
+    log('%s.narinfo: %d bytes%s', hashPart, text.length, manifestRoot ? `, manifest ${manifestRoot}` : '')
+    return manifestRoot === undefined ? { text } : { text, manifestRoot }
+  }
+
+  async #manifestRoot(hashPart: string, narinfo: string, signal?: AbortSignal): Promise<string | undefined> {
+    const res = await this.#get(`/api/v1/agreements/${hashPart}`, signal)
+    if (res === undefined) return undefined
+    const body = JSON.parse(
+      await readText(res, MAX_AGREEMENT_BYTES, () => new OrchestratorError('record too large'))
+    )
+    const a = body?.agreement
+    const fields = readNarinfo(narinfo)
+    if (typeof a?.manifestRoot !== 'string' || !CID.test(a.manifestRoot)) {
+      throw new OrchestratorError('agreement record has no manifest root')
+    }
+    if (a.narHash !== fields.narHash || a.outPath !== fields.storePath || a.narSize !== fields.narSize) {
+      throw new OrchestratorError('agreement record does not match the narinfo')
+    }
+    return a.manifestRoot
+  }
+
+  /** GET a path: the response for 200, undefined for 404/403, OrchestratorError otherwise. */
+  async #get(path: string, signal?: AbortSignal): Promise<Response | undefined> {
+    let res: Response
+    try {
+      res = await fetch(`${this.#base}${path}`, { signal: withTimeout(signal), redirect: 'error' })
+    } catch (err) {
+      throw new OrchestratorError(`orchestrator unreachable: ${(err as Error).message}`)
+    }
+    if (res.status === 200) return res
+    await res.body?.cancel().catch(() => {})
+    if (res.status === 404 || res.status === 403) return undefined
+    throw new OrchestratorError(`orchestrator answered ${res.status} for ${path}`)
+  }
+}
