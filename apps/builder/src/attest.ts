@@ -23,7 +23,7 @@ const log = createDebug('narthex:builder')
 
 /**
  * A local seeder the builder can hand each attested output to, so what it built is seeded at once. The seeder
- * (apps/seeder) implements this; until it is wired into the CLI it is a library option only.
+ * (apps/seeder) implements this through its control socket: `narthex build|attest --seed DIR` (apps/cli local-seeder.ts).
  */
 export interface LocalSeeder {
   /** Import a valid store path whose NAR must have these values; the seeder checks them itself. */

@@ -3,11 +3,12 @@ import { type AttestedOutput, attestPaths } from '@narthex/builder'
 import { parseSecretKey } from '@narthex/nix'
 import { type Command, parseFlags, writeText } from '../command.js'
 import { CommandFailedError, UsageError } from '../errors.js'
+import { localSeeder } from '../local-seeder.js'
 
 export const command: Command = {
   name: 'attest',
   summary: 'attest store paths already built: measure, sign, submit to the orchestrator',
-  usage: `Usage: narthex attest --orchestrator URL --key FILE STORE_PATH...
+  usage: `Usage: narthex attest --orchestrator URL --key FILE [--seed DIR] STORE_PATH...
 
 For each output already in the local Nix store: serialise it as a NAR, compute its NarHash and chunk manifest
 root, take References and Deriver from Nix and the derivation's output name from nix show-derivation, sign an
@@ -17,17 +18,24 @@ Prints one line per path: STORE_PATH NARHASH RESULT -> STATUS. Exits 1 if any at
 
 Flags:
   --orchestrator URL   the orchestrator, e.g. http://127.0.0.1:7420
-  --key FILE           the builder's Nix secret key`,
+  --key FILE           the builder's Nix secret key
+  --seed DIR           hand every accepted output to the running seeder of data directory DIR`,
   async run(args, io) {
     const { values, positionals } = parseFlags(args, {
       orchestrator: { type: 'string' },
-      key: { type: 'string' }
+      key: { type: 'string' },
+      seed: { type: 'string' }
     })
     if (values.orchestrator === undefined) throw new UsageError('--orchestrator URL is required')
     if (values.key === undefined) throw new UsageError('--key FILE is required')
     if (positionals.length === 0) throw new UsageError('give at least one STORE_PATH')
     const key = parseSecretKey(await readFile(values.key, 'utf8'))
-    const outputs = await attestPaths(positionals, { key, orchestrator: values.orchestrator, blocking: true })
+    const outputs = await attestPaths(positionals, {
+      key,
+      orchestrator: values.orchestrator,
+      blocking: true,
+      ...(values.seed !== undefined ? { seeder: localSeeder(values.seed) } : {})
+    })
     return report(outputs, io.stdout)
   }
 }

@@ -3,12 +3,13 @@ import { buildAndAttest } from '@narthex/builder'
 import { parseSecretKey } from '@narthex/nix'
 import { type Command, parseFlags, writeText } from '../command.js'
 import { UsageError } from '../errors.js'
+import { localSeeder } from '../local-seeder.js'
 import { report } from './attest.js'
 
 export const command: Command = {
   name: 'build',
   summary: 'build with nix (or rebuild with --check) and attest every output',
-  usage: `Usage: narthex build --orchestrator URL --key FILE [--check] (FILE.nix | DRV)...
+  usage: `Usage: narthex build --orchestrator URL --key FILE [--check] [--seed DIR] (FILE.nix | DRV)...
 
 Builds each target with the real nix (nix-instantiate for a .nix file, then nix-store --realise), then attests
 every output of every derivation as narthex attest does.
@@ -20,11 +21,13 @@ the orchestrator shows the dispute.
 Flags:
   --orchestrator URL   the orchestrator, e.g. http://127.0.0.1:7420
   --key FILE           the builder's Nix secret key
+  --seed DIR           hand every accepted output to the running seeder of data directory DIR
   --check              rebuild outputs that already exist and attest the rebuild`,
   async run(args, io) {
     const { values, positionals } = parseFlags(args, {
       orchestrator: { type: 'string' },
       key: { type: 'string' },
+      seed: { type: 'string' },
       check: { type: 'boolean' }
     })
     if (values.orchestrator === undefined) throw new UsageError('--orchestrator URL is required')
@@ -35,7 +38,8 @@ Flags:
       key,
       orchestrator: values.orchestrator,
       check: values.check === true,
-      blocking: true
+      blocking: true,
+      ...(values.seed !== undefined ? { seeder: localSeeder(values.seed) } : {})
     })
     if (result.nonDeterministic) {
       await writeText(
