@@ -1,5 +1,5 @@
 /** What the `narthex store ...` commands share: opening the data directory, sizes, and import progress output. */
-import { createStore, type ImportEvent, type Store } from '@narthex/store'
+import { createStore, type ImportEvent, parseSize as parseStoreSize, type Store } from '@narthex/store'
 import type { Io } from './command.js'
 import { UsageError } from './errors.js'
 
@@ -20,13 +20,12 @@ export async function withStore<T>(data: string | undefined, fn: (store: Store) 
   }
 }
 
-const UNITS: Record<string, number> = { '': 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30, t: 2 ** 40 }
-
-/** Parse a size: a number of bytes, or with a binary suffix K, M, G, T (optionally KiB/KB/K...). */
+/** Parse a size flag (`500M`, `20G`, bytes) with the store's parser; a bad one is a usage error. */
 export function parseSize(text: string): number {
-  const m = /^(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?$/i.exec(text.trim())
-  if (!m) throw new UsageError(`${JSON.stringify(text)} is not a size (e.g. 500M, 20G, 1048576)`)
-  return Math.floor(Number(m[1]) * UNITS[m[2]!.toLowerCase()]!)
+  const bytes = parseStoreSize(text)
+  if (bytes === undefined)
+    throw new UsageError(`${JSON.stringify(text)} is not a size (e.g. 500M, 20G, 1048576)`)
+  return bytes
 }
 
 export function formatBytes(n: number): string {

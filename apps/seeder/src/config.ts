@@ -24,6 +24,7 @@
  * (Comments are for the reader: the file itself is plain JSON.)
  */
 import { readFile } from 'node:fs/promises'
+import { parseSize as parseStoreSize } from '@narthex/store'
 import { InvalidSeederConfigError } from './errors.js'
 import type { SeederInit } from './seeder.js'
 
@@ -63,18 +64,14 @@ const KEYS: Readonly<Record<keyof SeederConfig, Kind>> = {
   repair: 'boolean'
 }
 
-const UNITS: Record<string, number> = { '': 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30, t: 2 ** 40 }
-
 /** A size: a number of bytes, or text with a binary suffix K, M, G, T (`500M`, `20G`, `1.5GiB`). */
 export function parseSize(value: number | string, what = 'size'): number {
-  if (typeof value === 'number') {
-    if (Number.isSafeInteger(value) && value >= 0) return value
-    throw new InvalidSeederConfigError(`${what} must be a non-negative integer number of bytes`)
-  }
-  const m = /^(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?$/i.exec(value.trim())
-  if (!m)
-    throw new InvalidSeederConfigError(`${what}: ${JSON.stringify(value)} is not a size (e.g. 500M, 20G)`)
-  return Math.floor(Number(m[1]) * UNITS[m[2]!.toLowerCase()]!)
+  const bytes = parseStoreSize(value)
+  if (bytes === undefined)
+    throw new InvalidSeederConfigError(
+      `${what}: ${JSON.stringify(value)} is not a size (a non-negative number of bytes, or e.g. 500M, 20G)`
+    )
+  return bytes
 }
 
 /** Check a parsed JSON value against the schema (InvalidSeederConfigError naming the first bad key). */

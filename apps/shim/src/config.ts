@@ -18,6 +18,7 @@
  */
 import { isIP } from 'node:net'
 import { formatPublicKey, parsePublicKey } from '@narthex/nix'
+import { parseSize as parseStoreSize } from '@narthex/store'
 import {
   DEFAULT_LISTEN_HOST,
   DEFAULT_LISTEN_PORT,
@@ -102,16 +103,10 @@ export function isLoopbackAddress(host: string): boolean {
 
 /** Parse `123`, `10G`, `10GiB`, `512M`, `512MiB` (binary units) into bytes. */
 export function parseSize(value: unknown): number {
-  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return value
-  if (typeof value === 'string') {
-    const m = /^(\d+)\s*([KMGT]?)(?:i?B)?$/i.exec(value.trim())
-    if (m !== null) {
-      const unit = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 }[m[2]!.toUpperCase()]!
-      const n = Number(m[1]) * unit
-      if (Number.isSafeInteger(n)) return n
-    }
-  }
-  throw new InvalidConfigError(`size ${JSON.stringify(value)} is not a byte count like 10GiB`)
+  const bytes = parseStoreSize(value)
+  if (bytes === undefined)
+    throw new InvalidConfigError(`size ${JSON.stringify(value)} is not a byte count like 10GiB`)
+  return bytes
 }
 
 function httpUrl(key: string, value: unknown): string {
