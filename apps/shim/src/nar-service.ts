@@ -205,6 +205,10 @@ export class NarService {
     } catch (err) {
       log('fetch of %s ended: %s', req.storePath, (err as Error).message)
       flight.fail(err as Error)
+      // A failed flight is never joined: the next request for this NAR starts a fresh fetch instead of reading
+      // the dead one while its readers drain (which cut such a request before it got any answer).
+      const key = narFileKey(req.narHash)
+      if (this.#flights.get(key) === flight) this.#flights.delete(key)
       await unlink(flight.path).catch(() => {})
     } finally {
       await flight.doneFetching()
