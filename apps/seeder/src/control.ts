@@ -51,6 +51,12 @@ export function controlSocketPath(dataDir: string): string {
   return path
 }
 
+/** The control socket's routes (docs/api.md documents each; test/api-docs.spec.ts checks both ways). */
+export const CONTROL_ROUTES = {
+  status: { method: 'GET', path: '/v1/status' },
+  import: { method: 'POST', path: '/v1/import' }
+} as const
+
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body)
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) })
@@ -124,12 +130,14 @@ export class ControlServer {
 
   private async route(req: import('node:http').IncomingMessage, res: ServerResponse): Promise<void> {
     const url = req.url ?? '/'
-    if (url === '/v1/status') {
-      if (req.method !== 'GET') return sendJson(res, 405, errorBody(new ControlRequestError('use GET')))
+    if (url === CONTROL_ROUTES.status.path) {
+      if (req.method !== CONTROL_ROUTES.status.method)
+        return sendJson(res, 405, errorBody(new ControlRequestError('use GET')))
       return sendJson(res, 200, await this.handlers.status())
     }
-    if (url === '/v1/import') {
-      if (req.method !== 'POST') return sendJson(res, 405, errorBody(new ControlRequestError('use POST')))
+    if (url === CONTROL_ROUTES.import.path) {
+      if (req.method !== CONTROL_ROUTES.import.method)
+        return sendJson(res, 405, errorBody(new ControlRequestError('use POST')))
       const chunks: Buffer[] = []
       let size = 0
       for await (const c of req as AsyncIterable<Buffer>) {
@@ -175,7 +183,14 @@ export class ControlServer {
 /** Whether something answers on the socket. */
 async function ping(path: string): Promise<boolean> {
   try {
-    await controlRequest(path, 'GET', '/v1/status', undefined, () => {}, 2000)
+    await controlRequest(
+      path,
+      CONTROL_ROUTES.status.method,
+      CONTROL_ROUTES.status.path,
+      undefined,
+      () => {},
+      2000
+    )
     return true
   } catch {
     return false
@@ -254,7 +269,7 @@ export async function requestStatus(dataDir: string): Promise<unknown> {
   await controlRequest(
     controlSocketPath(dataDir),
     'GET',
-    '/v1/status',
+    CONTROL_ROUTES.status.path,
     undefined,
     (v) => {
       status = v
@@ -274,11 +289,17 @@ export async function requestImport(
   onEvent: (e: ImportEvent) => void = () => {}
 ): Promise<void> {
   let result: { ok: boolean; error?: { name: string; message: string } } | undefined
-  await controlRequest(controlSocketPath(dataDir), 'POST', '/v1/import', request, (v) => {
-    const value = v as { type: string }
-    if (value.type === 'result') result = v as typeof result
-    else onEvent(v as ImportEvent)
-  })
+  await controlRequest(
+    controlSocketPath(dataDir),
+    CONTROL_ROUTES.import.method,
+    CONTROL_ROUTES.import.path,
+    request,
+    (v) => {
+      const value = v as { type: string }
+      if (value.type === 'result') result = v as typeof result
+      else onEvent(v as ImportEvent)
+    }
+  )
   if (result === undefined)
     throw new ControlRequestError('the seeder closed the connection before the import ended')
   if (!result.ok) throw new ControlRequestError(result.error?.message ?? 'import failed', result.error?.name)

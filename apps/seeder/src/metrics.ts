@@ -8,6 +8,9 @@ import type { AddressInfo } from 'node:net'
 import { DEFAULT_METRICS_HOST } from './constants.js'
 import { InvalidSeederConfigError } from './errors.js'
 
+/** The one route of the metrics listener (GET and HEAD; a trailing `/` is accepted too). docs/api.md documents it. */
+export const METRICS_PATH = '/metrics'
+
 export interface Metric {
   readonly name: string
   readonly help: string
@@ -58,7 +61,7 @@ export class MetricsServer {
     const server = createServer((req, res) => {
       if (
         (req.method === 'GET' || req.method === 'HEAD') &&
-        (req.url === '/metrics' || req.url === '/metrics/')
+        (req.url === METRICS_PATH || req.url === `${METRICS_PATH}/`)
       ) {
         this.collect().then(
           (metrics) => {

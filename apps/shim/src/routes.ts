@@ -28,6 +28,21 @@ export type Route =
 const NARINFO = /^\/([0-9a-z]{32})\.narinfo$/
 const NAR = /^\/nar\/([0-9a-z]{52})\.nar$/
 
+/**
+ * The route table: each route's kind, the pattern `parseRoute` matches it with, and its path as docs/api.md writes
+ * it in the route's heading (test/api-docs.spec.ts checks the two against each other, both ways). Every route
+ * answers each of METHODS.
+ */
+export const ROUTES: readonly {
+  readonly kind: Route['kind']
+  readonly pattern: RegExp
+  readonly doc: string
+}[] = [
+  { kind: 'cache-info', pattern: /^\/nix-cache-info$/, doc: '/nix-cache-info' },
+  { kind: 'narinfo', pattern: NARINFO, doc: '/<hashpart>.narinfo' },
+  { kind: 'nar', pattern: NAR, doc: '/nar/<narhash>.nar' }
+]
+
 /** Methods the shim answers; everything else is 405 with `Allow: GET, HEAD`. */
 export const METHODS: readonly string[] = ['GET', 'HEAD']
 
