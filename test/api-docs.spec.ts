@@ -9,6 +9,7 @@ import assert from 'node:assert/strict'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { ROUTES as ORCHESTRATOR_ROUTES } from '../apps/orchestrator/src/http/routes.js'
+import { attest, type Harness, hashPartOf, startHarness } from '../apps/orchestrator/test/helpers.js'
 import { CONTROL_ROUTES } from '../apps/seeder/src/control.js'
 import { METRICS_PATH, MetricsServer } from '../apps/seeder/src/metrics.js'
 import { createShim, type Shim } from '../apps/shim/src/index.js'
@@ -118,6 +119,7 @@ describe('docs/api.md matches the HTTP servers', () => {
     let data: { path: string; cleanup: () => Promise<void> }
     let shim: Shim
     let metrics: MetricsServer
+    let orchestrator: Harness | undefined
 
     before(async () => {
       orch = await startCacheServer()
@@ -141,6 +143,7 @@ describe('docs/api.md matches the HTTP servers', () => {
     after(async () => {
       await shim?.stop()
       await metrics?.stop()
+      await orchestrator?.stop()
       await orch?.close()
       await up?.close()
       await data?.cleanup()
@@ -166,6 +169,27 @@ describe('docs/api.md matches the HTTP servers', () => {
       for (const r of SHIM_ROUTES) assert.ok(rows.some((ex) => ex.target === r.doc, r.doc))
       for (const status of [400, 403, 404, 405, 414, 416]) assert.ok(rows.some((ex) => ex.status === status))
       await check(shim.url, rows, { hashpart: p.hashPart, narhash: p.narKey })
+    })
+
+    it('orchestrator: every documented example gets its documented status', async () => {
+      orchestrator = await startHarness({ quorum: 2 })
+      const [b1, b2] = orchestrator.builders
+      const a = attest(b1!, 'hello')
+      for (const b of [b1!, b2!]) {
+        const r = await fetch(`${orchestrator.url}/api/v1/attestations`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(attest(b, 'hello'))
+        })
+        assert.equal(r.status, 201)
+      }
+      const rows = examples((await sections()).get('Orchestrator')!)
+      assert.ok(rows.length >= ORCHESTRATOR_ROUTES.length)
+      await check(orchestrator.url, rows, {
+        hashpart: hashPartOf(a.outPath),
+        narhash: a.narHash.slice('sha256:'.length),
+        drv: a.drvPath.slice('/nix/store/'.length)
+      })
     })
 
     it('seeder metrics: every documented example gets its documented status', async () => {
