@@ -91,8 +91,8 @@ export const ORCHESTRATOR_CONFIG = {
     description:
       "The trusted builders' public keys; a revoked builder's attestations stop counting and its history stays visible. None by default: trust is the operator's decision.",
     example: [
-      'builder-1:kXv0pJ7Pq9Dy3GJ4kYwqFYzQeBzQp3yHjVj4Cm1W1a4=',
-      { key: 'builder-2:F2pQ8s0xB6b0eUj6e3rX9p4cW0nqR1YQ6K2s7l8vN5M=', revoked: true }
+      'builder-1:kNgy0eVuAXRLzALocazAhBvTgGBf/lMkZiZ2aypmzgA=',
+      { key: 'builder-2:4OLB55VcSQvz/OZMEXBBPCE17wCsxY2+03UPQ64YoMk=', revoked: true }
     ],
     flags: ['--trust NAME:PUBKEY', '--revoke NAME']
   }),

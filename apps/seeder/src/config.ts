@@ -120,7 +120,7 @@ export const SEEDER_CONFIG = {
   }),
   upstream: setting(url({ protocols: ['http:', 'https:', 'file:'] }), {
     description:
-      'A binary cache the mirror falls back to when no peer has a NAR (its NarHash is checked against the agreed one). None by default: the network should serve itself.',
+      'A binary cache (`http(s)://` or `file://`) the mirror falls back to when no peer has a NAR; its NarHash is checked against the agreed one. None by default: the network should serve itself.',
     example: 'https://cache.nixos.org',
     flags: ['--upstream URL']
   }),

@@ -63,7 +63,11 @@ function publicKeys(): Kind<string | readonly string[], readonly string[]> {
 /** Host names, compared without case. */
 function hostNames(): Kind<string | readonly string[], readonly string[]> {
   const base = strings({ orOne: true })
-  return { ...base, name: 'host names', parse: (v) => base.parse(v).map((h) => h.toLowerCase()) }
+  return {
+    ...base,
+    name: 'host names',
+    expected: 'an array of host names, or one',
+    parse: (v) => base.parse(v).map((h) => h.toLowerCase()) }
 }
 
 /** Every key of the shim's configuration. */
@@ -92,7 +96,7 @@ export const SHIM_CONFIG = {
     default: [],
     description:
       "Refuse narinfos not signed by one of these public keys. Empty by default: Nix checks signatures against its own `trusted-public-keys` anyway; this also keeps an impostor's narinfos out of the shim's cache.",
-    example: ['narthex-1:3u4DPZiWLxD2YWVxN9RLjvm3ajjP1OQ+dLLnpz1EvKQ='],
+    example: ['narthex-1:gvW4UcamOP7deTAFbOFRrQaF9ZA1f6MOEIJPPsvTDJ4='],
     flags: ['--orchestrator-key KEY']
   }),
   bootstrap: setting(multiaddrs({ orOne: true }), {

@@ -20,7 +20,7 @@ type AnySetting = Setting<any, any>
 
 /** How the reference states a key's default. */
 export function formatDefault(spec: AnySetting): string {
-  if (spec.required !== undefined) return `required (${spec.required})`
+  if (spec.required !== undefined) return 'required'
   if (spec.defaultText !== undefined) return spec.defaultText
   if (spec.default === undefined) return 'none'
   return `\`${formatJsonInline(spec.kind.format(spec.default))}\``
@@ -87,12 +87,22 @@ export function formatExample(schema: Schema, { header, width = 110 }: ExampleOp
   out.push('{')
   entries.forEach(([key, spec], i) => {
     if (i > 0) out.push('')
-    const about = `${spec.description} Kind: ${spec.kind.name}. Default: ${formatDefault(spec).replace(/`/g, '')}.`
+    const needed = spec.required === undefined ? `Default: ${formatDefault(spec).replace(/`/g, '')}.` : 'Required.'
+    const about = `${spec.description} Kind: ${spec.kind.name}. ${needed}`
     const flags =
       spec.flags === undefined || spec.flags.length === 0 ? '' : ` Flag: ${spec.flags.join(', ')}.`
     for (const l of wrap(about + flags, width - 5)) out.push(`  // ${l}`)
     if (spec.example !== undefined) {
-      out.push(`  ${JSON.stringify(key)}: ${formatJsonInline(spec.example)}${i < lastActive ? ',' : ''}`)
+      const comma = i < lastActive ? ',' : ''
+      const line = `  ${JSON.stringify(key)}: ${formatJsonInline(spec.example)}${comma}`
+      if (line.length <= width || !Array.isArray(spec.example)) out.push(line)
+      else {
+        // Too long for one line: one item per line, as Biome lays it out.
+        const items = spec.example as readonly unknown[]
+        out.push(`  ${JSON.stringify(key)}: [`)
+        items.forEach((v, j) => out.push(`    ${formatJsonInline(v)}${j < items.length - 1 ? ',' : ''}`))
+        out.push(`  ]${comma}`)
+      }
     } else if (spec.default !== undefined) {
       out.push(`  // ${JSON.stringify(key)}: ${formatJsonInline(spec.kind.format(spec.default))}`)
     } else out.push(`  // ${JSON.stringify(key)}: (not set)`)

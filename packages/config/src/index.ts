@@ -41,7 +41,8 @@ export {
   formatExample,
   formatJsonInline,
   formatReference,
-  formatTable
+  formatTable,
+  wrap
 } from './format.js'
 export { lineColumn, parseJsonc, stripComments } from './jsonc.js'
 export {

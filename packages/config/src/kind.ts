@@ -107,7 +107,7 @@ export function boolean(): Kind<boolean, boolean> {
 /** A whole number from `min` (default 0) to `max` (default 2^53 - 1). */
 export function count({ min = 0, max = Number.MAX_SAFE_INTEGER } = {}): Kind<number, number> {
   return {
-    name: 'count',
+    name: max === Number.MAX_SAFE_INTEGER && min === 0 ? 'count' : `integer ${min}..${max}`,
     expected:
       max === Number.MAX_SAFE_INTEGER
         ? min === 0
