@@ -36,8 +36,8 @@ export const PROGRAMS: readonly Program[] = [
     errors:
       '`InvalidConfigError`: `narthex orchestrator` prints the message on one line and exits with status 1 (a bad flag is a usage error, status 2).',
     notes: [
-      'Relative paths in the file (`data`, `key`) are relative to the file\'s directory; relative paths given as flags are relative to the working directory.',
-      '`--trust` and `--p2p-listen` on the command line replace the file\'s lists; `--revoke NAME` marks a trusted key of that name revoked, and `--no-p2p` empties `p2pListen`.',
+      "Relative paths in the file (`data`, `key`) are relative to the file's directory; relative paths given as flags are relative to the working directory.",
+      "`--trust` and `--p2p-listen` on the command line replace the file's lists; `--revoke NAME` marks a trusted key of that name revoked, and `--no-p2p` empties `p2pListen`.",
       'The quorum must not exceed the number of trusted, unrevoked builders (nothing could ever be agreed): that is a configuration error at start.'
     ]
   },
@@ -78,7 +78,8 @@ function paragraph(text: string): string {
 export function formatConfigurationPage(programs: readonly Program[] = PROGRAMS): string {
   const kinds = new Map<string, string>()
   for (const p of programs)
-    for (const s of Object.values(p.schema)) if (!kinds.has(s.kind.name)) kinds.set(s.kind.name, s.kind.expected)
+    for (const s of Object.values(p.schema))
+      if (!kinds.has(s.kind.name)) kinds.set(s.kind.name, s.kind.expected)
   const out: string[] = [
     '# Configuration reference',
     '',
@@ -92,7 +93,7 @@ export function formatConfigurationPage(programs: readonly Program[] = PROGRAMS)
     '',
     '- is one JSON object, with `//` and `/* */` comments and trailing commas allowed (JSONC; text inside strings,',
     '  such as `https://` URLs, is never taken for a comment);',
-    '- may hold any subset of the keys; a missing key takes its default (or the flag\'s value);',
+    "- may hold any subset of the keys; a missing key takes its default (or the flag's value);",
     '- must not hold an unknown key: a typo never falls back to a default silently. The error names the key and lists',
     '  the known ones, e.g. `unknown key "uploadRat" (known: data, listen, ...)`;',
     '- must give each key a value of its kind: the error names the key and what it must be, e.g.',
@@ -150,4 +151,5 @@ async function main(): Promise<void> {
   }
 }
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) await main()
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href)
+  await main()

@@ -67,7 +67,8 @@ function hostNames(): Kind<string | readonly string[], readonly string[]> {
     ...base,
     name: 'host names',
     expected: 'an array of host names, or one',
-    parse: (v) => base.parse(v).map((h) => h.toLowerCase()) }
+    parse: (v) => base.parse(v).map((h) => h.toLowerCase())
+  }
 }
 
 /** Every key of the shim's configuration. */

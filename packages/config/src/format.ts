@@ -87,7 +87,8 @@ export function formatExample(schema: Schema, { header, width = 110 }: ExampleOp
   out.push('{')
   entries.forEach(([key, spec], i) => {
     if (i > 0) out.push('')
-    const needed = spec.required === undefined ? `Default: ${formatDefault(spec).replace(/`/g, '')}.` : 'Required.'
+    const needed =
+      spec.required === undefined ? `Default: ${formatDefault(spec).replace(/`/g, '')}.` : 'Required.'
     const about = `${spec.description} Kind: ${spec.kind.name}. ${needed}`
     const flags =
       spec.flags === undefined || spec.flags.length === 0 ? '' : ` Flag: ${spec.flags.join(', ')}.`
@@ -100,7 +101,9 @@ export function formatExample(schema: Schema, { header, width = 110 }: ExampleOp
         // Too long for one line: one item per line, as Biome lays it out.
         const items = spec.example as readonly unknown[]
         out.push(`  ${JSON.stringify(key)}: [`)
-        items.forEach((v, j) => out.push(`    ${formatJsonInline(v)}${j < items.length - 1 ? ',' : ''}`))
+        items.forEach((v, j) => {
+          out.push(`    ${formatJsonInline(v)}${j < items.length - 1 ? ',' : ''}`)
+        })
         out.push(`  ]${comma}`)
       }
     } else if (spec.default !== undefined) {
