@@ -92,7 +92,8 @@ export const ORCHESTRATOR_CONFIG = {
       "The trusted builders' public keys; a revoked builder's attestations stop counting and its history stays visible. None by default: trust is the operator's decision.",
     example: [
       'builder-1:kNgy0eVuAXRLzALocazAhBvTgGBf/lMkZiZ2aypmzgA=',
-      { key: 'builder-2:4OLB55VcSQvz/OZMEXBBPCE17wCsxY2+03UPQ64YoMk=', revoked: true }
+      'builder-2:4OLB55VcSQvz/OZMEXBBPCE17wCsxY2+03UPQ64YoMk=',
+      { key: 'builder-3:KEqsfupXE7kk1s6DpGYfKEcXiHcaYMs4tIlcJI88tss=', revoked: true }
     ],
     flags: ['--trust NAME:PUBKEY', '--revoke NAME']
   }),
