@@ -51,6 +51,13 @@ export const SEEDER_CONFIG = {
     example: ['/ip4/0.0.0.0/tcp/4001'],
     flags: ['--listen MULTIADDR']
   }),
+  announce: setting(multiaddrs(), {
+    default: [],
+    description:
+      "Addresses to advertise to peers besides the listen addresses: your router's public IP with the forwarded port, or a DNS name. Needed behind NAT: libp2p advertises a public address only once it is verified, and narthex runs no AutoNAT, so without this a seeder at home advertises only private addresses that remote peers drop.",
+    example: ['/dns4/seeder.example.org/tcp/4001'],
+    flags: ['--announce MULTIADDR']
+  }),
   bootstrap: setting(multiaddrs(), {
     default: [],
     description:
@@ -184,6 +191,7 @@ export function seederInitFromConfig(config: SeederConfig): SeederInit {
   return {
     dataDir: c.data,
     listen: c.listen,
+    announce: c.announce,
     bootstrap: c.bootstrap,
     allowPrivateAddresses: c.allowPrivate,
     ...(c.quota !== undefined ? { quotaBytes: c.quota } : {}),

@@ -49,6 +49,8 @@ export interface SeederInit {
   readonly dataDir: string
   /** Listen multiaddrs (default DEFAULT_LISTEN). */
   readonly listen?: readonly string[]
+  /** Public addresses to advertise besides the listen addresses (a forwarded port, a DNS name). */
+  readonly announce?: readonly string[]
   /** Bootstrap peers (multiaddrs with /p2p/<peer id>). */
   readonly bootstrap?: readonly string[]
   /** Dial and keep private and loopback addresses (LANs, tests). Default false. */
@@ -234,6 +236,7 @@ export class Seeder {
       this.node = await createNode({
         dataDir: `${init.dataDir}/node`,
         listen: [...(init.listen ?? DEFAULT_LISTEN)],
+        announce: [...(init.announce ?? [])],
         bootstrap: [...(init.bootstrap ?? [])],
         allowPrivateAddresses: allowPrivate,
         ...(allowPrivate ? { allow: ['/ip4/127.0.0.1', '/ip6/::1'] } : {}),

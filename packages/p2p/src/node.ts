@@ -48,6 +48,12 @@ export interface NodeInit {
   readonly privateKey?: PrivateKey
   /** Listen multiaddrs. Default: none (a pure client). A seeder listens, e.g. '/ip4/0.0.0.0/tcp/4001'. */
   readonly listen?: readonly string[]
+  /**
+   * Addresses to advertise besides the listen addresses, e.g. a router's public IP with a forwarded port, or a
+   * DNS name. libp2p advertises a public address only once something verified it (AutoNAT, which narthex does not
+   * run); an address the operator states is taken as verified, so peers across the Internet can dial it.
+   */
+  readonly announce?: readonly string[]
   /** Bootstrap peers (multiaddrs with /p2p/<peer id>), kept connected. */
   readonly bootstrap?: readonly string[]
   /** Dial and keep private/loopback addresses (loopback tests, LANs). Default false: production. */
@@ -114,6 +120,7 @@ function parseAddrs(addrs: readonly string[] | undefined, what: string): Multiad
 export async function createNode(init: NodeInit = {}): Promise<NarthexNode> {
   const bootstrap = parseAddrs(init.bootstrap, 'bootstrap')
   parseAddrs(init.listen, 'listen')
+  parseAddrs(init.announce, 'announce')
   const allowPrivate = init.allowPrivateAddresses ?? false
   const bootstrapStrings = new Set(bootstrap.map((m) => m.toString()))
 
@@ -128,7 +135,7 @@ export async function createNode(init: NodeInit = {}): Promise<NarthexNode> {
     const node = await createLibp2p({
       ...(privateKey !== undefined ? { privateKey } : {}),
       ...(datastore !== undefined ? { datastore } : {}),
-      addresses: { listen: [...(init.listen ?? [])] },
+      addresses: { listen: [...(init.listen ?? [])], appendAnnounce: [...(init.announce ?? [])] },
       transports: [tcp()],
       connectionEncrypters: encrypters as never,
       streamMuxers: [

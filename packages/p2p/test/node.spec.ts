@@ -53,6 +53,25 @@ describe('node factory', function () {
     }
   })
 
+  it('advertises an announce address (NAT: a forwarded port) to the peers it meets, beside its listen addresses', async () => {
+    const announced = '/dns4/seeder.example.org/tcp/4001'
+    const seeder = await loopbackNode({ announce: [announced], dhtServer: true })
+    nodes.push(seeder)
+    const own = seeder.getMultiaddrs().map((m) => m.toString())
+    assert.ok(own.includes(`${announced}/p2p/${seeder.peerId}`), own.join(' '))
+    assert.ok(
+      own.some((m) => m.startsWith('/ip4/127.0.0.1/tcp/')),
+      'listen addresses kept'
+    )
+    const peer = await loopbackNode({ bootstrap: [seeder.getMultiaddrs()[0]!.toString()] })
+    nodes.push(peer)
+    await waitFor('identify told the peer the announced address', async () => {
+      const known = await peer.peerStore.get(seeder.peerId).catch(() => undefined)
+      return known?.addresses.some((a) => a.multiaddr.toString() === announced) === true
+    })
+    await assert.rejects(createNode({ announce: ['nonsense'] }), { name: 'InvalidNodeConfigError' })
+  })
+
   it('rejects a malformed bootstrap address with InvalidNodeConfigError', async () => {
     await assert.rejects(createNode({ bootstrap: ['not a multiaddr'] }), { name: 'InvalidNodeConfigError' })
   })

@@ -25,6 +25,8 @@ the log goes to stderr. See docs/seeder.md.
   --data DIR             data directory: store, peer identity, DHT records, control socket
   --config FILE          configuration file, JSON with comments (docs/configuration.md); flags override it
   --listen MULTIADDR     listen address (default /ip4/0.0.0.0/tcp/4001); repeat for more
+  --announce MULTIADDR   public address to advertise besides the listen ones (NAT: the router's IP
+                         and forwarded port, or /dns4/NAME/tcp/PORT); repeat for more
   --bootstrap MULTIADDR  a bootstrap peer (/ip4/.../tcp/.../p2p/<peer id>); repeat for more
   --allow-private        dial private and loopback addresses (LANs, tests); off by default
 Publication policy (one of these is required):
@@ -45,6 +47,7 @@ Mirror and repair:
       data: { type: 'string', short: 'd' },
       config: { type: 'string' },
       listen: { type: 'string', multiple: true },
+      announce: { type: 'string', multiple: true },
       bootstrap: { type: 'string', multiple: true },
       'allow-private': { type: 'boolean' },
       orchestrator: { type: 'string' },
@@ -65,6 +68,7 @@ Mirror and repair:
     const flags: SeederConfig = {
       ...(values.data !== undefined ? { data: values.data } : {}),
       ...(values.listen !== undefined ? { listen: values.listen } : {}),
+      ...(values.announce !== undefined ? { announce: values.announce } : {}),
       ...(values.bootstrap !== undefined ? { bootstrap: values.bootstrap } : {}),
       ...(values['allow-private'] ? { allowPrivate: true } : {}),
       ...(values.orchestrator !== undefined ? { orchestrator: values.orchestrator } : {}),
