@@ -64,7 +64,8 @@ let
     # AF_NETLINK: os.networkInterfaces() (getifaddrs), which libp2p calls to expand a 0.0.0.0 listen address.
     RestrictAddressFamilies = "AF_INET AF_INET6 AF_UNIX AF_NETLINK";
     SystemCallArchitectures = "native";
-    SystemCallFilter = "@system-service";
+    # @pkey: V8 calls pkey_alloc at start (memory protection keys for its JIT code).
+    SystemCallFilter = "@system-service @pkey";
     SystemCallErrorNumber = "EPERM";
   };
 

@@ -18,7 +18,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { MAX_CONNECTIONS, MAX_INBOUND_FETCH_STREAMS_PER_CONNECTION } from '@narthex/p2p'
 import { DEFAULT_MAX_PEERS } from '@narthex/seeder'
-import { NARTHEX_BIN, narthex, nixEnv, REPO_ROOT, run, runOk, tempDir } from './util/index.js'
+import { NARTHEX_BIN, narthex, nixBuild, nixEnv, REPO_ROOT, run, runOk, tempDir } from './util/index.js'
 
 const PROGRAMS = ['seeder', 'shim', 'orchestrator'] as const
 type Program = (typeof PROGRAMS)[number]
@@ -85,29 +85,48 @@ async function verify(
 }
 
 /**
- * Start `narthex ARGS...` and send SIGTERM in the very callback that sees `ready` on its stdout (no polling delay:
- * what a supervisor does the moment a program says it is ready). Resolves with how it ended and how long the stop
- * took; SIGKILL after `killAfterMs` (as systemd does at TimeoutStopSec) or if it is not ready within 30 s.
+ * Start `cmd` (a narthex program) and, in the very callback that sees `ready` on its stdout (no polling delay:
+ * what a supervisor does the moment a program says it is ready), send SIGTERM, or first run `whileReady` with the
+ * ready output. Resolves with how it ended and how long the stop took; SIGKILL after `killAfterMs` (as systemd
+ * does at TimeoutStopSec) or if it is not ready within 30 s.
  */
 function sigtermWhenReady(
-  args: readonly string[],
+  cmd: readonly string[],
   ready: RegExp,
-  killAfterMs: number
-): Promise<{ code: number | null; signal: NodeJS.Signals | null; stopMs: number; stderr: string }> {
+  killAfterMs: number,
+  whileReady?: (stdout: string) => Promise<void>
+): Promise<{
+  code: number | null
+  signal: NodeJS.Signals | null
+  stopMs: number
+  stderr: string
+  error?: unknown
+}> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [NARTHEX_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(cmd[0]!, cmd.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] })
     let out = ''
     let stderr = ''
+    let error: unknown
     let sentAt: number | undefined
+    let isReady = false
     let killer: NodeJS.Timeout | undefined
     const notReady = setTimeout(() => child.kill('SIGKILL'), 30_000)
+    const stop = () => {
+      sentAt = Date.now()
+      child.kill('SIGTERM')
+      killer = setTimeout(() => child.kill('SIGKILL'), killAfterMs)
+    }
     child.stdout!.setEncoding('utf8').on('data', (d: string) => {
       out += d
-      if (sentAt === undefined && ready.test(out)) {
-        sentAt = Date.now()
-        child.kill('SIGTERM')
-        killer = setTimeout(() => child.kill('SIGKILL'), killAfterMs)
-      }
+      if (isReady || !ready.test(out)) return
+      isReady = true
+      clearTimeout(notReady)
+      if (whileReady === undefined) stop()
+      else
+        whileReady(out).then(stop, (err: unknown) => {
+          error = err
+          stop()
+        })
     })
     child.stderr!.setEncoding('utf8').on('data', (d: string) => {
       stderr += d
@@ -115,9 +134,94 @@ function sigtermWhenReady(
     child.on('exit', (code, signal) => {
       clearTimeout(notReady)
       clearTimeout(killer)
-      resolve({ code, signal, stopMs: sentAt === undefined ? Number.NaN : Date.now() - sentAt, stderr })
+      const stopMs = sentAt === undefined ? Number.NaN : Date.now() - sentAt
+      resolve({ code, signal, stopMs, stderr, ...(error !== undefined ? { error } : {}) })
     })
   })
+}
+
+/** AUDIT_ARCH_* of the architectures test/fixtures/syscalls.txt has tables for (SystemCallArchitectures=native). */
+const AUDIT_ARCH: Record<string, number> = { x64: 0xc000003e, arm64: 0xc00000b7 }
+const ADDRESS_FAMILY: Record<string, number> = { AF_UNIX: 1, AF_INET: 2, AF_INET6: 10, AF_NETLINK: 16 }
+
+/** This machine's system call numbers by name, from test/fixtures/syscalls.txt. */
+async function syscallTable(): Promise<Map<string, number>> {
+  const text = await readFile(join(REPO_ROOT, 'test/fixtures/syscalls.txt'), 'utf8')
+  const table = new Map<string, number>()
+  let arch: string | undefined
+  for (const line of text.split('\n')) {
+    const section = /^\[(\w+)\]$/.exec(line)
+    if (section !== null) arch = section[1]
+    else if (arch === process.arch && /^\w+ \d+$/.test(line)) {
+      const [name, nr] = line.split(' ')
+      table.set(name!, Number(nr))
+    }
+  }
+  assert.ok(
+    table.size > 0 && AUDIT_ARCH[process.arch] !== undefined,
+    `no system call table for ${process.arch}`
+  )
+  return table
+}
+
+/** The system call names a SystemCallFilter= list allows, groups expanded by `systemd-analyze syscall-filter`. */
+async function expandFilter(tokens: readonly string[], seen = new Set<string>()): Promise<Set<string>> {
+  const names = new Set<string>()
+  for (const token of tokens) {
+    if (!token.startsWith('@')) {
+      names.add(token)
+      continue
+    }
+    if (seen.has(token)) continue
+    seen.add(token)
+    const r = await runOk('systemd-analyze', ['syscall-filter', '--no-pager', token])
+    const lines = r.stdout
+      .toString('utf8')
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l !== '' && !l.startsWith('#') && l !== token)
+    for (const n of await expandFilter(lines, seen)) names.add(n)
+  }
+  return names
+}
+
+/**
+ * `cmd` wrapped in test/fixtures/seccomp-exec.pl with the system call filter and address families of
+ * `program`'s unit, in kill mode: a call outside the unit's set kills the process with SIGSYS instead of failing
+ * with the unit's EPERM, so the tests notice every one. `without` removes filter groups or address families, to
+ * show what they are there for.
+ */
+async function sandboxed(
+  program: Program,
+  dir: string,
+  cmd: readonly string[],
+  without: readonly string[] = []
+): Promise<string[]> {
+  const s = await service(program)
+  const table = await syscallTable()
+  const allowed = await expandFilter(
+    one(s, 'SystemCallFilter')
+      .split(/\s+/)
+      .filter((t) => !without.includes(t))
+  )
+  const numbers = [...allowed].flatMap((n) => (table.has(n) ? [table.get(n)!] : []))
+  const file = join(dir, `syscalls-${program}-${without.join('-') || 'unit'}.txt`)
+  await writeFile(file, `${numbers.join('\n')}\n`)
+  const families = one(s, 'RestrictAddressFamilies')
+    .split(/\s+/)
+    .filter((f) => !without.includes(f))
+    .map((f) => ADDRESS_FAMILY[f] ?? assert.fail(`unknown address family ${f}`))
+  return [
+    'perl',
+    join(REPO_ROOT, 'test/fixtures/seccomp-exec.pl'),
+    String(AUDIT_ARCH[process.arch]),
+    String(table.get('socket')),
+    String(table.get('prctl')),
+    'kill',
+    families.join(','),
+    file,
+    ...cmd
+  ]
 }
 
 describe('systemd units (contrib/systemd)', function () {
@@ -172,7 +276,7 @@ describe('systemd units (contrib/systemd)', function () {
         LockPersonality: 'yes',
         RestrictNamespaces: 'yes',
         RestrictSUIDSGID: 'yes',
-        SystemCallFilter: '@system-service',
+        SystemCallFilter: '@system-service @pkey',
         UMask: '0077'
       }
       for (const [key, value] of Object.entries(expected)) assert.equal(one(s, key), value, key)
@@ -225,7 +329,7 @@ describe('systemd units (contrib/systemd)', function () {
   }
 
   for (const p of PROGRAMS) {
-    it(`narthex ${p} started with its unit's flags exits 0 on a SIGTERM sent the moment it is ready, within TimeoutStopSec`, async () => {
+    it(`narthex ${p} in its unit's system call sandbox, with its unit's flags, exits 0 on a SIGTERM sent the moment it is ready`, async () => {
       const timeoutStopMs = Number(one(await service(p), 'TimeoutStopSec').replace(/s$/, '')) * 1000
       const config: Record<Program, object> = {
         seeder: { listen: ['/ip4/127.0.0.1/tcp/0'], serveUnverified: true },
@@ -246,13 +350,68 @@ describe('systemd units (contrib/systemd)', function () {
         file.trust = [builder.stdout.toString('utf8').trim()]
       }
       await writeFile(join(tmp.path, `${p}.json`), JSON.stringify(file))
-      const r = await sigtermWhenReady(await execArgs(p, tmp.path), READY[p], timeoutStopMs)
+      const cmd = await sandboxed(p, tmp.path, [
+        process.execPath,
+        NARTHEX_BIN,
+        ...(await execArgs(p, tmp.path))
+      ])
+      const r = await sigtermWhenReady(cmd, READY[p], timeoutStopMs)
       const { code, stopMs } = r
       assert.equal(code, 0, `exit ${code} (signal ${r.signal}): ${r.stderr.slice(-1000)}`)
       // systemd would SIGKILL at TimeoutStopSec; the programs take about a second.
       assert.ok(stopMs < timeoutStopMs / 3, `stopped in ${stopMs} ms`)
     })
   }
+
+  it("node runs in the units' system call sandbox; without @pkey it dies of SIGSYS, without AF_NETLINK it cannot list interfaces", async () => {
+    const probe = [
+      process.execPath,
+      '-e',
+      'console.log(Object.keys(require("os").networkInterfaces()).length)'
+    ]
+    const inUnit = await sandboxed('seeder', tmp.path, probe)
+    const ok = await run(inUnit[0]!, inUnit.slice(1))
+    assert.equal(ok.code, 0, ok.stderr)
+    assert.ok(Number(ok.stdout.toString('utf8')) >= 1, 'os.networkInterfaces() lists the interfaces')
+    // Why the units allow @pkey: V8 calls pkey_alloc at start (with the units' EPERM it would run unprotected).
+    const noPkey = await sandboxed('seeder', tmp.path, probe, ['@pkey'])
+    const killed = await run(noPkey[0]!, noPkey.slice(1))
+    assert.equal(killed.signal, 'SIGSYS')
+    // Why they allow AF_NETLINK: libp2p expands a 0.0.0.0 listen address with os.networkInterfaces().
+    const noNetlink = await sandboxed('seeder', tmp.path, probe, ['AF_NETLINK'])
+    const failed = await run(noNetlink[0]!, noNetlink.slice(1))
+    assert.notEqual(failed.code, 0)
+    assert.match(failed.stderr, /uv_interface_addresses/)
+  })
+
+  it('a seeder in its unit sandbox imports a local Nix store path handed over by seed add (nix runs inside too)', async () => {
+    const [path] = await nixBuild(
+      tmp.path,
+      `derivation { name = "services-seed"; system = builtins.currentSystem; builder = "/bin/sh";
+        PATH = "/usr/bin:/bin"; args = [ "-c" "mkdir $out; echo sandboxed > $out/file" ]; }`,
+      nixEnv(tmp.path)
+    )
+    await writeFile(
+      join(tmp.path, 'seeder.json'),
+      JSON.stringify({ listen: ['/ip4/127.0.0.1/tcp/0'], serveUnverified: true })
+    )
+    const cmd = await sandboxed('seeder', tmp.path, [
+      process.execPath,
+      NARTHEX_BIN,
+      ...(await execArgs('seeder', tmp.path))
+    ])
+    const r = await sigtermWhenReady(cmd, READY.seeder, 30_000, async () => {
+      const add = await narthex(['seed', 'add', '--data', join(tmp.path, 'state'), path!], {
+        env: nixEnv(tmp.path)
+      })
+      assert.equal(add.code, 0, add.stderr)
+      const status = await narthex(['seeder', 'status', '--data', join(tmp.path, 'state'), '--json'])
+      assert.equal(status.code, 0, status.stderr)
+      assert.equal(JSON.parse(status.stdout.toString('utf8')).nars.stored, 1)
+    })
+    assert.equal(r.error, undefined)
+    assert.equal(r.code, 0, `exit ${r.code} (signal ${r.signal}): ${r.stderr.slice(-1000)}`)
+  })
 })
 
 /** What test/fixtures/nixos-eval.nix returns. */
