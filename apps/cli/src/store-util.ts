@@ -1,5 +1,6 @@
 /** What the `narthex store ...` commands share: opening the data directory, sizes, and import progress output. */
-import { createStore, type ImportEvent, parseSize as parseStoreSize, type Store } from '@narthex/store'
+import { parseSize as parseSizeText } from '@narthex/config'
+import { createStore, type ImportEvent, type Store } from '@narthex/store'
 import type { Io } from './command.js'
 import { UsageError } from './errors.js'
 
@@ -20,9 +21,9 @@ export async function withStore<T>(data: string | undefined, fn: (store: Store) 
   }
 }
 
-/** Parse a size flag (`500M`, `20G`, bytes) with the store's parser; a bad one is a usage error. */
+/** Parse a size flag (`500M`, `20G`, bytes) with the one size parser (@narthex/config); a bad one is a usage error. */
 export function parseSize(text: string): number {
-  const bytes = parseStoreSize(text)
+  const bytes = parseSizeText(text)
   if (bytes === undefined)
     throw new UsageError(`${JSON.stringify(text)} is not a size (e.g. 500M, 20G, 1048576)`)
   return bytes

@@ -18,11 +18,15 @@
  */
 export {
   type ConfigInput,
+  loadOrchestratorConfig,
+  ORCHESTRATOR_CONFIG,
   type OrchestratorConfig,
+  type OrchestratorFileConfig,
   parseConfigFile,
   parseListen,
   resolveConfig,
-  type TrustConfig
+  type TrustConfig,
+  type TrustInput
 } from './config.js'
 export * from './constants.js'
 export * from './errors.js'

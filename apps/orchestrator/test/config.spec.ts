@@ -109,7 +109,10 @@ describe('orchestrator configuration', () => {
       await writeFile(config, JSON.stringify({ data: 'd', key: 'k.sec', tru: [] }))
       const r = await narthex(['orchestrator', '--config', config])
       assert.equal(r.code, 1)
-      assert.match(r.stderr, /^narthex orchestrator: unknown config key "tru"\n$/)
+      assert.match(
+        r.stderr,
+        /^narthex orchestrator: \S+o\.json: unknown key "tru" \(known: data, listen, key, trust, quorum, afterAgreement, p2pListen, priority\)\n$/
+      )
       const missingKey = await narthex([
         'orchestrator',
         '--data',

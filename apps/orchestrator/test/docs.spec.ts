@@ -26,8 +26,8 @@ describe('docs match the code', () => {
     }
   })
 
-  it('docs/orchestrator.md states the defaults of constants.ts', async () => {
-    const doc = await readFile(join(REPO_ROOT, 'docs/orchestrator.md'), 'utf8')
+  it('docs/configuration.md states the defaults of constants.ts', async () => {
+    const doc = await readFile(join(REPO_ROOT, 'docs/configuration.md'), 'utf8')
     assert.match(doc, new RegExp(`127\\.0\\.0\\.1:${DEFAULT_PORT}`))
     assert.match(doc, new RegExp(`Priority.*${DEFAULT_CACHE_PRIORITY}`))
   })

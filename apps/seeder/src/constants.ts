@@ -29,6 +29,12 @@ export const DEFAULT_UPLOAD_BYTES_PER_SECOND = 0
  */
 export const DEFAULT_MAX_PEERS = 64
 
+/**
+ * Repair when none is said: on. A damaged NAR (a chunk failed its hash check) is withdrawn; re-fetching the chunk
+ * from peers, verified against the manifest already held, restores it instead of letting bit rot shrink the store.
+ */
+export const DEFAULT_REPAIR = true
+
 /** The control socket's file name inside the data directory (a unix socket, mode 0600: the data dir's owner only). */
 export const CONTROL_SOCKET = 'seeder.sock'
 

@@ -3,8 +3,8 @@
 /** The configuration (file or flags) is invalid: an unknown key, a wrong type, a bad value. */
 export class InvalidSeederConfigError extends Error {
   override name = 'InvalidSeederConfigError'
-  constructor(message = 'invalid seeder configuration') {
-    super(message)
+  constructor(message = 'invalid seeder configuration', options?: ErrorOptions) {
+    super(message, options)
   }
 }
 

@@ -29,6 +29,7 @@ export {
   loadSeederConfig,
   mergeSeederConfig,
   parseSize,
+  SEEDER_CONFIG,
   type SeederConfig,
   seederInitFromConfig
 } from './config.js'

@@ -27,6 +27,7 @@ import debug from 'debug'
 import {
   DEFAULT_LISTEN,
   DEFAULT_MAX_PEERS,
+  DEFAULT_REPAIR,
   DEFAULT_UPLOAD_BYTES_PER_SECOND,
   MIRROR_DOWNLOAD_TIMEOUT_MS,
   ORCHESTRATOR_CONCURRENCY,
@@ -512,7 +513,7 @@ export class Seeder {
       const { narHash, reason } = e.detail
       const root = this.published.get(narCidFromNarHash(narHash).toString())?.root
       this.track(this.unpublish(narHash, reason))
-      if (reason === 'damaged' && root !== undefined && (this.init.repair ?? true)) {
+      if (reason === 'damaged' && root !== undefined && (this.init.repair ?? DEFAULT_REPAIR)) {
         this.track(this.repair(narHash, root))
       }
     }

@@ -1,99 +1,191 @@
 /**
- * The shim's configuration: typed, every key checked, unknown keys rejected. The same keys come from a JSON
- * config file (`narthex shim --config FILE`) or from flags; flags win. Defaults and their reasons are in
- * constants.ts; docs/shim.md has a commented example.
- *
- * ```json
- * {
- *   "listen": "127.0.0.1:37515",          // loopback unless allowNonLoopback
- *   "orchestrator": "http://orchestrator.example:8080",
- *   "bootstrap": ["/ip4/10.0.0.1/tcp/4001/p2p/12D3Koo..."],
- *   "data": "/var/lib/narthex-shim",
- *   "upstream": ["https://cache.nixos.org"],
- *   "seed": true, "prefetch": true, "quota": "20GiB", "priority": 30,
- *   "allowNonLoopback": false, "allowHosts": [],
- *   "orchestratorKeys": ["narthex-1:<base64 public key>"]  // refuse narinfos not signed by these
- * }
- * ```
+ * The shim's configuration: one schema (SHIM_CONFIG) declares every key with its kind, default (from
+ * constants.ts), the reason for the default, an example and its flag. The same keys come from a configuration file
+ * (`narthex shim --config FILE`, JSON with comments) or from flags; flags win. Unknown keys and wrong types are an
+ * InvalidConfigError naming the key. docs/configuration.md and docs/examples/shim.jsonc are generated from the
+ * schema (`pnpm docs:config`).
  */
 import { isIP } from 'node:net'
+import {
+  boolean,
+  type Config,
+  ConfigError,
+  type ConfigInput,
+  count,
+  type HostPort,
+  hostPort,
+  invalid,
+  type Kind,
+  loadConfigFile,
+  multiaddrs,
+  parseConfig,
+  parseConfigText,
+  parseHostPort,
+  parseSize as parseSizeText,
+  path,
+  setting,
+  size,
+  strings,
+  url,
+  urls
+} from '@narthex/config'
 import { formatPublicKey, parsePublicKey } from '@narthex/nix'
-import { parseSize as parseStoreSize } from '@narthex/store'
 import {
   DEFAULT_LISTEN_HOST,
   DEFAULT_LISTEN_PORT,
+  DEFAULT_PREFETCH,
   DEFAULT_PRIORITY,
-  DEFAULT_QUOTA_BYTES
+  DEFAULT_QUOTA_BYTES,
+  DEFAULT_SEED
 } from './constants.js'
 import { InvalidConfigError } from './errors.js'
 
-export interface ListenAddress {
-  readonly host: string
-  /** 0 picks a free port (tests). */
-  readonly port: number
+export type ListenAddress = HostPort
+
+/** Nix public keys (`name:base64`), written back in canonical form. */
+function publicKeys(): Kind<string | readonly string[], readonly string[]> {
+  const base = strings({ orOne: true })
+  return {
+    ...base,
+    name: 'public keys',
+    expected: 'an array of Nix public keys ("name:base64")',
+    parse: (v) =>
+      base.parse(v).map((k) => {
+        try {
+          return formatPublicKey(parsePublicKey(k))
+        } catch (err) {
+          return invalid(`${JSON.stringify(k)}: ${(err as Error).message}`)
+        }
+      })
+  }
 }
 
-export interface ShimConfig {
-  readonly listen: ListenAddress
-  /** Base URL of the orchestrator serving signed narinfos and agreement records. */
-  readonly orchestrator?: string
-  /** Multiaddrs of DHT bootstrap peers. */
-  readonly bootstrap: readonly string[]
-  /** Directory for the narinfo cache, the NAR cache and temporary files. */
-  readonly data: string
-  /** HTTP binary caches tried, in order, when no peer has a NAR. */
-  readonly upstream: readonly string[]
-  /** Re-seed what the shim fetched (default true). */
-  readonly seed: boolean
-  /** Fetch the closure of a path when Nix asks for its narinfo (default true). */
-  readonly prefetch: boolean
-  /** Local NAR cache quota in bytes. */
-  readonly quota: number
-  /** `Priority` stated in nix-cache-info. */
-  readonly priority: number
-  /** Permit a listen address that is not loopback (default false). */
-  readonly allowNonLoopback: boolean
-  /** Extra `Host` names accepted besides loopback names (for a shim deliberately shared on a LAN). */
-  readonly allowHosts: readonly string[]
-  /** Public keys (`name:base64`) the orchestrator's narinfos must be signed with; empty: not checked. */
-  readonly orchestratorKeys: readonly string[]
-  /** libp2p listen multiaddrs, so peers can dial this shim to fetch what it re-seeds (default none). */
-  readonly p2pListen: readonly string[]
-  /** Dial private and loopback peer addresses (LANs, tests; default false). */
-  readonly allowPrivate: boolean
+/** Host names, compared without case. */
+function hostNames(): Kind<string | readonly string[], readonly string[]> {
+  const base = strings({ orOne: true })
+  return {
+    ...base,
+    name: 'host names',
+    expected: 'an array of host names, or one',
+    parse: (v) => base.parse(v).map((h) => h.toLowerCase())
+  }
 }
 
-/** Every key a config file may have (in JSON). */
-export const CONFIG_KEYS = [
-  'listen',
-  'orchestrator',
-  'bootstrap',
-  'data',
-  'upstream',
-  'seed',
-  'prefetch',
-  'quota',
-  'priority',
-  'allowNonLoopback',
-  'allowHosts',
-  'orchestratorKeys',
-  'p2pListen',
-  'allowPrivate'
-] as const
+/** Every key of the shim's configuration. */
+export const SHIM_CONFIG = {
+  data: setting(path(), {
+    required: '--data DIR',
+    description:
+      'The data directory: the narinfo cache, the NAR cache (a chunk store) and temporary files. The shim keeps what it fetched there across restarts.',
+    example: '/var/lib/narthex-shim',
+    flags: ['--data DIR']
+  }),
+  listen: setting(hostPort({ defaultHost: DEFAULT_LISTEN_HOST }), {
+    default: { host: DEFAULT_LISTEN_HOST, port: DEFAULT_LISTEN_PORT },
+    description:
+      'Where Nix reaches the shim. Loopback, because the shim is a substituter for this machine (another address needs `allowNonLoopback`); port 37515 is unassigned and easy to write in nix.conf.',
+    example: `${DEFAULT_LISTEN_HOST}:${DEFAULT_LISTEN_PORT}`,
+    flags: ['--listen HOST:PORT']
+  }),
+  orchestrator: setting(url(), {
+    description:
+      'The orchestrator that serves signed narinfos of agreed outputs. None by default: without it the shim serves only what `upstream` caches have.',
+    example: 'https://orchestrator.example',
+    flags: ['--orchestrator URL']
+  }),
+  orchestratorKeys: setting(publicKeys(), {
+    default: [],
+    description:
+      "Refuse narinfos not signed by one of these public keys. Empty by default: Nix checks signatures against its own `trusted-public-keys` anyway; this also keeps an impostor's narinfos out of the shim's cache.",
+    example: ['narthex-1:gvW4UcamOP7deTAFbOFRrQaF9ZA1f6MOEIJPPsvTDJ4='],
+    flags: ['--orchestrator-key KEY']
+  }),
+  bootstrap: setting(multiaddrs({ orOne: true }), {
+    default: [],
+    description:
+      'DHT bootstrap peers (multiaddrs with `/p2p/<peer id>`). None by default; without any the shim fetches NARs from `upstream` caches only.',
+    example: ['/dns4/orchestrator.example/tcp/4001/p2p/12D3KooWRBhwfeP2Y9CDkFRBAZ1pmxUadH36TKuk3KtKm5XXP8mA'],
+    flags: ['--bootstrap MULTIADDR']
+  }),
+  upstream: setting(urls({ orOne: true }), {
+    default: [],
+    description:
+      'HTTP binary caches tried in order when no peer has a NAR; what they send is checked against the agreed NarHash. None by default, so a shim uses the network unless told to fall back.',
+    example: ['https://cache.nixos.org'],
+    flags: ['--upstream URL']
+  }),
+  seed: setting(boolean(), {
+    default: DEFAULT_SEED,
+    description:
+      'Re-seed what the shim fetched to other peers. On, because every machine that serves what it fetched makes the network stronger.',
+    flags: ['--no-seed']
+  }),
+  prefetch: setting(boolean(), {
+    default: DEFAULT_PREFETCH,
+    description:
+      "Fetch a path's closure when Nix asks for its narinfo. On, because Nix asks for every narinfo first and the NARs after: fetching early hides the network's latency.",
+    flags: ['--no-prefetch']
+  }),
+  quota: setting(size(), {
+    default: DEFAULT_QUOTA_BYTES,
+    description:
+      'Size of the local NAR cache; least recently used NARs are evicted past it. 10G holds a desktop closure and stays small on a laptop disk.',
+    example: '20G',
+    flags: ['--quota SIZE']
+  }),
+  priority: setting(count({ max: 1000 }), {
+    default: DEFAULT_PRIORITY,
+    description:
+      '`Priority` in nix-cache-info; Nix tries lower first. 30 puts the shim before cache.nixos.org (40), as nix-serve and harmonia do.',
+    flags: ['--priority N']
+  }),
+  allowNonLoopback: setting(boolean(), {
+    default: false,
+    description:
+      'Permit a `listen` address that is not loopback. Off: a shim open to the network would serve (and fetch) for anyone who reaches it.',
+    flags: ['--allow-non-loopback']
+  }),
+  allowHosts: setting(hostNames(), {
+    default: [],
+    description:
+      '`Host` names accepted besides loopback names, for a shim deliberately shared on a LAN. Empty: other names are refused, which defeats DNS rebinding.',
+    flags: ['--allow-host NAME']
+  }),
+  p2pListen: setting(multiaddrs({ orOne: true }), {
+    default: [],
+    description:
+      'libp2p listen addresses, so peers can dial this shim to fetch what it re-seeds. None by default: a laptop behind NAT still re-seeds over the connections it opens.',
+    example: ['/ip4/0.0.0.0/tcp/4002'],
+    flags: ['--p2p-listen MULTIADDR']
+  }),
+  allowPrivate: setting(boolean(), {
+    default: false,
+    description:
+      'Dial private and loopback peer addresses. Off, because on the Internet such addresses lead nowhere; turn on for a LAN or a test.',
+    flags: ['--allow-private']
+  })
+}
 
-export type ConfigKey = (typeof CONFIG_KEYS)[number]
+/** Every key a config file may have. */
+export const CONFIG_KEYS = Object.keys(SHIM_CONFIG) as readonly ConfigKey[]
+
+export type ConfigKey = keyof typeof SHIM_CONFIG
 /** Configuration as written (file or flags): any subset of keys, values still unchecked. */
 export type RawConfig = Partial<Record<ConfigKey, unknown>>
+/** The checked configuration, every default filled. */
+export type ShimConfig = Config<typeof SHIM_CONFIG>
+
+/** A configuration error of @narthex/config as the shim's own InvalidConfigError (same message). */
+function shimError(err: unknown): unknown {
+  return err instanceof ConfigError ? new InvalidConfigError(err.message, { cause: err }) : err
+}
 
 /** Parse `host:port`, `[v6]:port` or `:port`. */
 export function parseListen(text: string): ListenAddress {
-  const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(text)
-  if (m === null) throw new InvalidConfigError(`listen address ${JSON.stringify(text)} is not HOST:PORT`)
-  const host = m[1] ?? (m[2] === '' ? DEFAULT_LISTEN_HOST : m[2]!)
-  const port = Number(m[3])
-  if (port > 65535) throw new InvalidConfigError(`port ${port} is out of range`)
-  if (m[1] !== undefined && isIP(host) !== 6) throw new InvalidConfigError(`${host} is not an IPv6 address`)
-  return { host, port }
+  const address = parseHostPort(text, { defaultHost: DEFAULT_LISTEN_HOST })
+  if (address === undefined)
+    throw new InvalidConfigError(`listen address ${JSON.stringify(text)} is not HOST:PORT`)
+  return address
 }
 
 export function isLoopbackAddress(host: string): boolean {
@@ -103,117 +195,42 @@ export function isLoopbackAddress(host: string): boolean {
 
 /** Parse `123`, `10G`, `10GiB`, `512M`, `512MiB` (binary units) into bytes. */
 export function parseSize(value: unknown): number {
-  const bytes = parseStoreSize(value)
+  const bytes = parseSizeText(value)
   if (bytes === undefined)
     throw new InvalidConfigError(`size ${JSON.stringify(value)} is not a byte count like 10GiB`)
   return bytes
 }
 
-function httpUrl(key: string, value: unknown): string {
-  if (typeof value !== 'string') throw new InvalidConfigError(`${key} must be a URL string`)
-  let url: URL
-  try {
-    url = new URL(value)
-  } catch {
-    throw new InvalidConfigError(`${key} ${JSON.stringify(value)} is not a URL`)
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new InvalidConfigError(`${key} ${JSON.stringify(value)} must be http: or https:`)
-  }
-  if (url.search !== '' || url.hash !== '')
-    throw new InvalidConfigError(`${key} must have no query or fragment`)
-  return url.href.replace(/\/+$/, '')
-}
-
-function stringList(key: string, value: unknown): string[] {
-  const list = typeof value === 'string' ? [value] : value
-  if (!Array.isArray(list) || !list.every((s) => typeof s === 'string')) {
-    throw new InvalidConfigError(`${key} must be a list of strings`)
-  }
-  return list as string[]
-}
-
-function bool(key: string, value: unknown): boolean {
-  if (typeof value !== 'boolean') throw new InvalidConfigError(`${key} must be true or false`)
-  return value
-}
-
-/** Reject keys that are not in CONFIG_KEYS. */
-export function checkKeys(raw: Record<string, unknown>, where: string): RawConfig {
-  for (const key of Object.keys(raw)) {
-    if (!(CONFIG_KEYS as readonly string[]).includes(key)) {
-      throw new InvalidConfigError(`${where}: unknown key ${JSON.stringify(key)}`)
-    }
-  }
-  return raw as RawConfig
-}
-
-/** Parse a JSON config file's text; unknown keys are an error. */
+/** Parse a config file's text (JSON with comments); unknown keys are an error. */
 export function parseConfigFile(text: string, where = 'config file'): RawConfig {
-  let raw: unknown
   try {
-    raw = JSON.parse(text)
+    return parseConfigText(SHIM_CONFIG, text, where) as RawConfig
   } catch (err) {
-    throw new InvalidConfigError(`${where} is not JSON: ${(err as Error).message}`)
+    throw shimError(err)
   }
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
-    throw new InvalidConfigError(`${where} must be a JSON object`)
+}
+
+/** Read and check a config file (`--config FILE`). */
+export async function loadShimConfig(path: string): Promise<RawConfig> {
+  try {
+    return (await loadConfigFile(SHIM_CONFIG, path)) as RawConfig
+  } catch (err) {
+    throw shimError(err)
   }
-  return checkKeys(raw as Record<string, unknown>, where)
 }
 
 /** Check and complete a raw configuration (file values overlaid by flags). */
-export function resolveConfig(raw: RawConfig): ShimConfig {
-  checkKeys(raw as Record<string, unknown>, 'configuration')
-  if (typeof raw.data !== 'string' || raw.data === '') {
-    throw new InvalidConfigError('data (the shim data directory) is required')
+export function resolveConfig(raw: RawConfig | ConfigInput<typeof SHIM_CONFIG>): ShimConfig {
+  let config: ShimConfig
+  try {
+    config = parseConfig(SHIM_CONFIG, raw)
+  } catch (err) {
+    throw shimError(err)
   }
-  const listen =
-    raw.listen === undefined
-      ? { host: DEFAULT_LISTEN_HOST, port: DEFAULT_LISTEN_PORT }
-      : typeof raw.listen === 'string'
-        ? parseListen(raw.listen)
-        : (() => {
-            throw new InvalidConfigError('listen must be "HOST:PORT"')
-          })()
-  const allowNonLoopback =
-    raw.allowNonLoopback === undefined ? false : bool('allowNonLoopback', raw.allowNonLoopback)
-  if (!allowNonLoopback && !isLoopbackAddress(listen.host)) {
+  if (!config.allowNonLoopback && !isLoopbackAddress(config.listen.host)) {
     throw new InvalidConfigError(
-      `listen address ${listen.host} is not loopback; set allowNonLoopback to serve other machines`
+      `listen address ${config.listen.host} is not loopback; set allowNonLoopback to serve other machines`
     )
   }
-  const priority = raw.priority === undefined ? DEFAULT_PRIORITY : raw.priority
-  if (typeof priority !== 'number' || !Number.isInteger(priority) || priority < 0 || priority > 1000) {
-    throw new InvalidConfigError('priority must be an integer 0..1000')
-  }
-  return {
-    listen,
-    ...(raw.orchestrator === undefined ? {} : { orchestrator: httpUrl('orchestrator', raw.orchestrator) }),
-    bootstrap: raw.bootstrap === undefined ? [] : stringList('bootstrap', raw.bootstrap),
-    data: raw.data,
-    upstream:
-      raw.upstream === undefined
-        ? []
-        : stringList('upstream', raw.upstream).map((u) => httpUrl('upstream', u)),
-    seed: raw.seed === undefined ? true : bool('seed', raw.seed),
-    prefetch: raw.prefetch === undefined ? true : bool('prefetch', raw.prefetch),
-    quota: raw.quota === undefined ? DEFAULT_QUOTA_BYTES : parseSize(raw.quota),
-    priority,
-    allowNonLoopback,
-    orchestratorKeys: (raw.orchestratorKeys === undefined
-      ? []
-      : stringList('orchestratorKeys', raw.orchestratorKeys)
-    ).map((k) => {
-      try {
-        return formatPublicKey(parsePublicKey(k))
-      } catch (err) {
-        throw new InvalidConfigError(`orchestratorKeys: ${(err as Error).message}`)
-      }
-    }),
-    p2pListen: raw.p2pListen === undefined ? [] : stringList('p2pListen', raw.p2pListen),
-    allowPrivate: raw.allowPrivate === undefined ? false : bool('allowPrivate', raw.allowPrivate),
-    allowHosts:
-      raw.allowHosts === undefined ? [] : stringList('allowHosts', raw.allowHosts).map((h) => h.toLowerCase())
-  }
+  return config
 }

@@ -116,3 +116,15 @@ export const WRITE_BATCH_BYTES = 1024 * 1024
 
 /** Nix's store directory; `nix-cache-info` must state the client's. */
 export const STORE_DIR = '/nix/store'
+
+/**
+ * Re-seed what the shim fetched unless told otherwise: on. Every machine that fetched a NAR can serve it to the
+ * next, which is what makes the network hold up as it grows; `--no-seed` is for machines that must not upload.
+ */
+export const DEFAULT_SEED = true
+
+/**
+ * Fetch a path's closure when Nix asks for its narinfo unless told otherwise: on. Nix asks for the closure's
+ * narinfos first and the NARs after; fetching while it asks hides the network's latency from the whole build.
+ */
+export const DEFAULT_PREFETCH = true

@@ -20,12 +20,16 @@ import { NarthexShim, type Shim, type ShimInit } from './shim.js'
 
 export {
   CONFIG_KEYS,
+  type ConfigKey,
+  isLoopbackAddress,
   type ListenAddress,
+  loadShimConfig,
   parseConfigFile,
   parseListen,
   parseSize,
   type RawConfig,
   resolveConfig,
+  SHIM_CONFIG,
   type ShimConfig
 } from './config.js'
 export * from './errors.js'

@@ -57,7 +57,6 @@ export {
 export { type DecompressOptions, decompress, SUPPORTED_COMPRESSIONS } from './import/decompress.js'
 export type { ImportEvent, ImportProgress } from './import/events.js'
 export { importStorePaths, type LocalImportOptions, queryPathInfo } from './import/local-nix.js'
-export { parseSize } from './size.js'
 
 export interface StoreInit {
   /** The data directory; created if absent. */

@@ -1,9 +1,7 @@
-import { readFile } from 'node:fs/promises'
-import { dirname, resolve } from 'node:path'
 import {
   type ConfigInput,
   createOrchestrator,
-  parseConfigFile,
+  loadOrchestratorConfig,
   parseListen,
   resolveConfig
 } from '@narthex/orchestrator'
@@ -22,8 +20,8 @@ NarHash, NarSize, References and manifest root, and serves the narinfo of every 
 The dashboard is at http://HOST:PORT/.
 
 Flags:
-  --config FILE          JSON config file (keys: data, listen, key, trust, quorum, afterAgreement, p2pListen,
-                         priority); flags override it. Unknown keys are an error.
+  --config FILE          configuration file, JSON with comments (docs/configuration.md); flags override it.
+                         Unknown keys are an error; relative paths are relative to the file.
   --data DIR             data directory (level database)
   --listen HOST:PORT     HTTP address (default 127.0.0.1:7420; port 0 picks one)
   --key FILE             the orchestrator's Nix secret key (narthex keygen NAME)
@@ -54,10 +52,7 @@ Prints "listening on URL" when ready; stops cleanly on SIGINT or SIGTERM.`,
     })
     if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`)
     let input: ConfigInput = {}
-    if (values.config !== undefined) {
-      const file = resolve(values.config)
-      input = parseConfigFile(await readFile(file, 'utf8'), dirname(file))
-    }
+    if (values.config !== undefined) input = await loadOrchestratorConfig(values.config)
     if (values.data !== undefined) input.dataDir = values.data
     if (values.key !== undefined) input.keyFile = values.key
     if (values.listen !== undefined) Object.assign(input, parseListen(values.listen))

@@ -24,7 +24,7 @@ imports from \`narthex seed add --data DIR\` through the control socket DIR/seed
 the log goes to stderr. See docs/seeder.md.
 
   --data DIR             data directory: store, peer identity, DHT records, control socket
-  --config FILE          JSON configuration (docs/seeder.md); flags override it
+  --config FILE          configuration file, JSON with comments (docs/configuration.md); flags override it
   --listen MULTIADDR     listen address (default /ip4/0.0.0.0/tcp/4001); repeat for more
   --bootstrap MULTIADDR  a bootstrap peer (/ip4/.../tcp/.../p2p/<peer id>); repeat for more
   --allow-private        dial private and loopback addresses (LANs, tests); off by default

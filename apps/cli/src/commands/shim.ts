@@ -1,10 +1,9 @@
-import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { narCidFromNarHash } from '@narthex/content'
 import { Announcer, chunkSourceFromStore, createNode, FetchServer } from '@narthex/p2p'
 import {
   createShim,
-  parseConfigFile,
+  loadShimConfig,
   type RawConfig,
   resolveConfig,
   type ShimConfig,
@@ -33,7 +32,8 @@ Serves the Nix binary-cache protocol on loopback (default 127.0.0.1:37515). Poin
   --bootstrap MULTIADDR  a DHT bootstrap peer (repeatable)
   --upstream URL         an HTTP binary cache to fetch from when no peer has a NAR (repeatable, in order)
   --listen HOST:PORT     loopback only unless --allow-non-loopback
-  --config FILE          JSON file with the same keys (docs/shim.md); flags win; unknown keys are rejected
+  --config FILE          configuration file, JSON with comments (docs/configuration.md); flags win;
+                         unknown keys are rejected
   --quota SIZE           local NAR cache size, e.g. 20GiB (default 10GiB)
   --priority N           Priority in nix-cache-info (default 30; cache.nixos.org is 40)
   --no-seed              do not re-seed fetched NARs to the network
@@ -60,10 +60,9 @@ Serves the Nix binary-cache protocol on loopback (default 127.0.0.1:37515). Poin
       'allow-private': { type: 'boolean' }
     })
     if (positionals.length > 0) throw new UsageError(`unexpected argument ${positionals[0]}`)
-    const text = values.config === undefined ? undefined : await readFile(values.config, 'utf8')
     let file: RawConfig = {}
     try {
-      if (text !== undefined) file = parseConfigFile(text, values.config)
+      if (values.config !== undefined) file = await loadShimConfig(values.config)
     } catch (err) {
       throw new UsageError((err as Error).message)
     }

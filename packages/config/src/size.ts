@@ -16,3 +16,15 @@ export function parseSize(value: unknown): number | undefined {
   const bytes = Math.floor(Number(m[1]) * UNITS[m[2]!.toLowerCase()]!)
   return Number.isSafeInteger(bytes) ? bytes : undefined
 }
+
+/**
+ * Format a byte count the way sizes are written in configuration: the largest binary unit that divides it
+ * exactly (`10G`, `512M`, `1536K`), or plain bytes. `parseSize(formatSize(n)) === n` for every safe integer n ≥ 0.
+ */
+export function formatSize(bytes: number): string {
+  for (const unit of ['T', 'G', 'M', 'K'] as const) {
+    const n = UNITS[unit.toLowerCase()]!
+    if (bytes > 0 && bytes % n === 0) return `${bytes / n}${unit}`
+  }
+  return String(bytes)
+}
