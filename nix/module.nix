@@ -69,6 +69,12 @@ let
     SystemCallErrorNumber = "EPERM";
   };
 
+  # The [Unit] lines they share: give up after 5 failed starts in 2 minutes.
+  unitLimits = {
+    StartLimitIntervalSec = "120s";
+    StartLimitBurst = "5";
+  };
+
   # The seeder's TCP listen ports, from its listen multiaddrs (default /ip4/0.0.0.0/tcp/4001).
   seederPorts =
     let
@@ -162,6 +168,7 @@ in
         after = [ "network-online.target" "nix-daemon.socket" ];
         # `seed add` of local store paths runs nix path-info / nix-store --dump through the nix-daemon.
         path = [ config.nix.package ];
+        unitConfig = unitLimits;
         environment = {
           NIX_CONFIG = "extra-experimental-features = nix-command";
           XDG_CACHE_HOME = "/var/cache/narthex-seeder";
@@ -185,6 +192,7 @@ in
         wantedBy = [ "multi-user.target" ];
         wants = [ "network-online.target" ];
         after = [ "network-online.target" ];
+        unitConfig = unitLimits;
         serviceConfig = sandbox // {
           ExecStart = execLine ([
             "${cfg.shim.package}/bin/narthex" "shim"

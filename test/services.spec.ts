@@ -45,10 +45,21 @@ function parseUnit(text: string): Map<string, Map<string, string[]>> {
   return sections
 }
 
-async function service(p: Program): Promise<Map<string, string[]>> {
-  const s = parseUnit(await readFile(unitPath(p), 'utf8')).get('Service')
-  assert.ok(s !== undefined, `${p}: no [Service] section`)
+async function section(p: Program, name: 'Unit' | 'Service'): Promise<Map<string, string[]>> {
+  const s = parseUnit(await readFile(unitPath(p), 'utf8')).get(name)
+  assert.ok(s !== undefined, `${p}: no [${name}] section`)
   return s
+}
+
+const service = (p: Program) => section(p, 'Service')
+
+/** The [Unit] lines the NixOS module sets as unitConfig (the rest it sets with its own options). */
+async function unitLimits(p: Program): Promise<Record<string, string>> {
+  const u = await section(p, 'Unit')
+  return {
+    StartLimitIntervalSec: one(u, 'StartLimitIntervalSec'),
+    StartLimitBurst: one(u, 'StartLimitBurst')
+  }
 }
 
 /** The one value of a directive that must appear once. */
@@ -289,6 +300,7 @@ describe('systemd units (contrib/systemd)', function () {
       assert.equal(s.has('MemoryDenyWriteExecute'), false, 'V8 needs writable+executable memory for its JIT')
       assert.match(one(s, 'TimeoutStopSec'), /^\d+s$/)
       if (p !== 'seeder') assert.equal(one(s, 'InaccessiblePaths'), '-/nix/var')
+      assert.ok(Number((await unitLimits(p)).StartLimitBurst) > 0, 'a failing start is given up')
     })
   }
 
@@ -420,6 +432,7 @@ interface Evaluation {
     string,
     {
       readonly serviceConfig: Record<string, string>
+      readonly unitConfig: Record<string, string>
       readonly environment?: Record<string, string>
       readonly wantedBy: string[]
       readonly path?: string[]
@@ -522,6 +535,7 @@ describe('NixOS module (nix/module.nix, evaluated offline against a stand-in lib
     const { ExecStart: _, ...fromModule } = svc.serviceConfig
     assert.deepEqual(fromModule, fromUnit)
     assert.deepEqual(svc.environment, environment(unit))
+    assert.deepEqual(svc.unitConfig, await unitLimits('seeder'))
     assert.deepEqual(v.allowedTCPPorts, [], 'the firewall stays closed without openFirewall')
   })
 
@@ -558,6 +572,7 @@ describe('NixOS module (nix/module.nix, evaluated offline against a stand-in lib
     )
     const { ExecStart: _, ...fromModule } = svc.serviceConfig
     assert.deepEqual(fromModule, fromUnit)
+    assert.deepEqual(svc.unitConfig, await unitLimits('shim'))
     assert.deepEqual(v.nixSettings, {
       substituters: ['http://127.0.0.1:37515'],
       'trusted-public-keys': [key]
