@@ -5,8 +5,13 @@
  *   about it, and reports a misspelt directive (so the check can fail);
  * - each unit has the sandboxing docs/services.md describes, file descriptors for the seeder's caps, and no
  *   MemoryDenyWriteExecute (V8's JIT);
- * - each program, started with exactly the flags of its unit's ExecStart (paths moved to a temp directory) and a
- *   JSON config file, stops on SIGTERM with status 0 well within the unit's TimeoutStopSec;
+ * - the units' system call sandbox applied for real without systemd (test/fixtures/seccomp-exec.pl: a seccomp
+ *   filter built from SystemCallFilter=, SystemCallArchitectures= and RestrictAddressFamilies=, killing on any
+ *   other call): node runs in it, and needs the @pkey and AF_NETLINK the units allow; a seeder in it imports a
+ *   local Nix store path (nix runs in the filter too);
+ * - each program, in that filter, started with exactly the flags of its unit's ExecStart (paths moved to a temp
+ *   directory) and a JSON config file, exits 0 on a SIGTERM sent the moment it is ready, well within the unit's
+ *   TimeoutStopSec (the regression test for handlers installed only after the "listening" line);
  * - the NixOS module parses, and evaluated by the real `nix-instantiate` against a stand-in for nixpkgs' lib
  *   (test/fixtures/nixos-eval.nix; there is no nixpkgs offline) defines nothing when disabled, a seeder and a shim
  *   whose sandboxing equals the units' (parsed here, so the two cannot drift) and whose --config file in the Nix
