@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what narthex needs on a fresh machine: pnpm, the workspace's dependencies, and (as root, when
-# absent) Debian's nix-bin and chromium. Safe to run again: each step is skipped when already satisfied.
+# absent) Debian's nix-bin, systemd (for systemd-analyze) and chromium. Safe to run again: each step is
+# skipped when already satisfied.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -13,6 +14,8 @@ fi
 
 apt_missing=()
 command -v nix-store >/dev/null 2>&1 || apt_missing+=(nix-bin)
+# systemd-analyze checks the unit files in contrib/systemd (test/services.spec.ts); no running systemd is needed.
+command -v systemd-analyze >/dev/null 2>&1 || apt_missing+=(systemd)
 if [ "${NARTHEX_SKIP_CHROMIUM:-0}" != 1 ]; then
   command -v chromium >/dev/null 2>&1 || apt_missing+=(chromium)
 fi

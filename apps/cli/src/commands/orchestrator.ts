@@ -7,6 +7,7 @@ import {
 } from '@narthex/orchestrator'
 import { type Command, parseFlags, writeText } from '../command.js'
 import { UsageError } from '../errors.js'
+import { listenForStop } from '../stop-signal.js'
 
 export const command: Command = {
   name: 'orchestrator',
@@ -79,22 +80,21 @@ Prints "listening on URL" when ready; stops cleanly on SIGINT or SIGTERM.`,
     }
     const config = resolveConfig(input)
     const orchestrator = createOrchestrator({ config })
-    await orchestrator.start()
+    // Listen before starting: a SIGTERM right after the "listening" line (or during start) stops cleanly.
+    const stop = listenForStop()
+    try {
+      await orchestrator.start()
+    } catch (err) {
+      stop.dispose()
+      throw err
+    }
     await writeText(io.stdout, `narthex orchestrator: listening on ${orchestrator.url}\n`)
     const p2p = orchestrator.p2p()
     if (p2p !== null) {
       await writeText(io.stdout, `narthex orchestrator: libp2p peer ${p2p.peerId}\n`)
       for (const a of p2p.multiaddrs) await writeText(io.stdout, `narthex orchestrator: bootstrap ${a}\n`)
     }
-    await new Promise<void>((resolveStop) => {
-      const stop = (): void => {
-        process.off('SIGINT', stop)
-        process.off('SIGTERM', stop)
-        resolveStop()
-      }
-      process.on('SIGINT', stop)
-      process.on('SIGTERM', stop)
-    })
+    await stop.received
     await orchestrator.stop()
     return 0
   }

@@ -9,6 +9,7 @@ import {
 } from '@narthex/seeder'
 import { type Command, parseFlags, writeText } from '../command.js'
 import { UsageError } from '../errors.js'
+import { listenForStop } from '../stop-signal.js'
 
 export const command: Command = {
   name: 'seeder',
@@ -91,11 +92,14 @@ Mirror and repair:
       throw err
     }
     const say = (line: string) => io.stderr.write(`narthex seeder: ${line}\n`)
+    // Listen before starting: a SIGTERM right after the "listening" line (or during start) stops cleanly.
+    const stop = listenForStop()
     let seeder: ReturnType<typeof createSeeder>
     try {
       seeder = createSeeder({ ...init, onEvent: (e) => say(describe(e)) })
       await seeder.start()
     } catch (err) {
+      stop.dispose()
       if (err instanceof InvalidSeederConfigError) throw new UsageError(err.message)
       throw err
     }
@@ -106,10 +110,7 @@ Mirror and repair:
       say(`metrics at http://${seeder.metricsAddress.host}:${seeder.metricsAddress.port}/metrics`)
     await writeText(io.stdout, seeder.multiaddrs.map((m) => `narthex seeder listening ${m}\n`).join(''))
 
-    const signal = await new Promise<NodeJS.Signals>((resolve) => {
-      process.once('SIGINT', () => resolve('SIGINT'))
-      process.once('SIGTERM', () => resolve('SIGTERM'))
-    })
+    const signal = await stop.received
     say(`${signal}: stopping`)
     await seeder.stop()
     say('stopped')

@@ -12,6 +12,7 @@ import {
 import { createStore, type NarEntry, type Store } from '@narthex/store'
 import { type Command, parseFlags } from '../command.js'
 import { UsageError } from '../errors.js'
+import { listenForStop } from '../stop-signal.js'
 
 export const command: Command = {
   name: 'shim',
@@ -89,6 +90,8 @@ Serves the Nix binary-cache protocol on loopback (default 127.0.0.1:37515). Poin
     } catch (err) {
       throw new UsageError((err as Error).message)
     }
+    // Listen before starting: a SIGTERM during start stops cleanly once started.
+    const stop = listenForStop()
     // One chunk store: the shim's NAR cache, the swarm downloader's sink, and what the fetch server serves.
     const store = createStore({ dir: join(config.data, 'store'), maxSize: config.quota })
     await store.start()
@@ -108,10 +111,7 @@ Serves the Nix binary-cache protocol on loopback (default 127.0.0.1:37515). Poin
     })
     await shim.start()
     io.stdout.write(`narthex shim listening on ${shim.url}\n`)
-    await new Promise<void>((resolve) => {
-      process.once('SIGINT', resolve)
-      process.once('SIGTERM', resolve)
-    })
+    await stop.received
     await shim.stop()
     await p2p?.stop()
     await store.stop()
