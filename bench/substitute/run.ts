@@ -352,7 +352,7 @@ try {
         (await Promise.all(seederPids.map((p) => cpuSeconds(p)))).reduce((a, b) => a + b, 0) - before.seeders,
       nginx: (await cpuSeconds(nginx!.pid, true)) - before.nginx
     }
-    ;(samples[label] ??= []).push({ wall, cpu })
+    samples[label] = [...(samples[label] ?? []), { wall, cpu }]
     log(`${label}: ${wall.toFixed(2)} s`)
     await rm(join(store, '..'), { recursive: true, force: true })
   }
@@ -433,10 +433,10 @@ try {
       ['nginx', nginx.url],
       ['shim', shim!.url]
     ] as const) {
-      ;(lat[`hit ${name}`] ??= []).push(...(await curlLatencies(dir.path, base + hit, NARINFO_REQUESTS, 200)))
-      ;(lat[`miss ${name}`] ??= []).push(
-        ...(await curlLatencies(dir.path, base + miss, NARINFO_REQUESTS, 404))
-      )
+      const h = await curlLatencies(dir.path, base + hit, NARINFO_REQUESTS, 200)
+      const m = await curlLatencies(dir.path, base + miss, NARINFO_REQUESTS, 404)
+      lat[`hit ${name}`] = [...(lat[`hit ${name}`] ?? []), ...h]
+      lat[`miss ${name}`] = [...(lat[`miss ${name}`] ?? []), ...m]
     }
   }
   noteLoad()
