@@ -35,6 +35,9 @@ const PATHS = Number(values.paths)
 const ROUNDS = Number(values.rounds)
 const NARINFO_REQUESTS = Number(values['narinfo-requests'])
 const GIB = 1024 ** 3
+/** BENCH_CPU_PROF=DIR: the shim and seeder processes write V8 CPU profiles there (node --cpu-prof) on exit. */
+const PROF = process.env.BENCH_CPU_PROF
+const progOpts = PROF === undefined ? {} : { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${PROF}`] }
 const TICK = 100 // USER_HZ: /proc/<pid>/stat counts CPU time in 1/100 s on Linux
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
@@ -268,15 +271,20 @@ try {
         '--orchestrator',
         orchUrl
       ],
-      /^narthex seeder listening (\S+)\n/m
+      /^narthex seeder listening (\S+)\n/m,
+      progOpts
     )
     programs.push(s.program)
     seeders.push({ data, program: s.program })
-    const r = await narthex(['seed', 'add', '--data', data, '--closure', big, closure, probe], {
-      timeoutMs: 600_000
-    })
-    if (r.code !== 0) throw new Error(`seed add: ${r.stderr}`)
   }
+  await Promise.all(
+    seeders.map(async ({ data }) => {
+      const r = await narthex(['seed', 'add', '--data', data, '--closure', big, closure, probe], {
+        timeoutMs: 600_000
+      })
+      if (r.code !== 0) throw new Error(`seed add: ${r.stderr}`)
+    })
+  )
   const expected = PATHS + 3
   await waitFor(
     'both seeders to publish and announce every NAR',
@@ -373,7 +381,8 @@ try {
         '--allow-private',
         '--no-seed'
       ],
-      /listening on (http:\/\/\S+)\n/
+      /listening on (http:\/\/\S+)\n/,
+      progOpts
     )
     programs.push(shim.program)
     const url = shim.match[1]!

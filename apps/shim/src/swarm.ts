@@ -1,12 +1,18 @@
 /**
  * The swarm as a NarSource: @narthex/p2p's downloader fetches a NAR from several peers at once, checking every
- * chunk against the agreed manifest root, putting each verified chunk into the shim's chunk store (so the NAR is
- * cached, and seedable, as it arrives) and yielding the bytes in order. `open` resolves with the first verified
+ * chunk against the agreed manifest root, and yields the bytes in order. `open` resolves with the first verified
  * bytes in hand, so a NAR no peer has fails before the shim sends any header.
+ *
+ * Chunks already in the shim's store are used instead of fetched (deduplication across NARs), but fetched chunks
+ * are not written to the store one by one as they arrive: the NarService spools the NAR and imports the whole file
+ * into the store after Nix got it (one batched import, see nar-service.ts). Writing each ~64 KiB chunk as its own
+ * synced file on the way to Nix cost one fsync per chunk (~4,000 per 256 MiB), a second SHA-256 of every chunk,
+ * and the thread pool the spool and the HTTP response need: it made a cold substitution several times slower.
+ * The price: an interrupted download leaves no chunks behind to resume from.
  */
 import { narCidFromNarHash } from '@narthex/content'
 import {
-  chunkSinkFromStore,
+  type ChunkSink,
   downloadNar,
   findProviders,
   type NarthexNode,
@@ -72,15 +78,35 @@ export class SwarmSource implements NarSource {
   }
 
   async open(req: NarRequest, opts: { signal?: AbortSignal } = {}): Promise<NarFetch> {
+    // Connected peers first: when they have the NAR, no DHT lookup is made for it (a lookup per NAR costs this
+    // process and every peer it asks CPU and round trips, which dominated a 500-path closure). Only when none of
+    // them has it is the DHT asked.
+    if (this.#node.getConnections().length > 0) {
+      try {
+        return await this.#open(req, { connectedOnly: true }, opts)
+      } catch (err) {
+        if (!(err instanceof NarNotFoundError)) throw err
+        log('%s: no connected peer has it; asking the DHT', req.storePath)
+      }
+    }
+    return this.#open(req, {}, opts)
+  }
+
+  async #open(
+    req: NarRequest,
+    providers: { connectedOnly?: boolean },
+    opts: { signal?: AbortSignal }
+  ): Promise<NarFetch> {
     const bytes = downloadNar(
       {
         node: this.#node,
-        sink: chunkSinkFromStore(this.#store, req.narinfo === undefined ? {} : { narinfo: req.narinfo }),
+        sink: readOnlySink(this.#store),
         scores: this.#scores
       },
       req.narHash,
       {
         narSize: req.narSize,
+        providers,
         ...(req.manifestRoot === undefined ? {} : { manifestRoot: req.manifestRoot }),
         ...(opts.signal === undefined ? {} : { signal: opts.signal })
       }
@@ -106,5 +132,24 @@ export class SwarmSource implements NarSource {
     // Every byte was checked against its chunk's CID (and the chunks against the agreed manifest) before it is
     // yielded: the shim may send it at once.
     return { stream: stream(), verified: Boolean(req.manifestRoot) }
+  }
+}
+
+/**
+ * A downloader sink that reads chunks the store already holds and stores nothing: what is fetched reaches the
+ * store through the NarService's import of the spooled NAR.
+ */
+function readOnlySink(store: Store): ChunkSink {
+  return {
+    hasChunk: (cid) => store.hasChunk(cid),
+    getChunk: async (cid, options) => {
+      try {
+        return await store.getChunk(cid, options)
+      } catch {
+        return undefined // corrupt: quarantined by the store; the downloader fetches it again
+      }
+    },
+    putChunk: async () => {},
+    commitNar: async () => {}
   }
 }
