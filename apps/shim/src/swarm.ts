@@ -28,6 +28,9 @@ import type { NarFetch, NarRequest, NarSource } from './sources.js'
 
 const log = createDebug('narthex:shim:swarm')
 
+type CID = ReturnType<typeof narCidFromNarHash>
+type PeerId = Parameters<typeof PeerSession.open>[1]
+
 /** Downloader errors that mean "no peer has it" (404 rather than 502). */
 const MISSING = new Set(['NoProvidersError', 'ManifestUnavailableError'])
 
@@ -46,6 +49,8 @@ export class SwarmSource implements NarSource {
   readonly #node: NarthexNode
   readonly #store: Store
   readonly #scores: PeerScores
+  /** Peer id → a session kept open for HAVE questions (see #have). */
+  readonly #haveSessions = new Map<string, Promise<PeerSession>>()
 
   constructor(init: SwarmSourceInit) {
     this.#node = init.node
@@ -63,40 +68,57 @@ export class SwarmSource implements NarSource {
     let asked = 0
     for await (const peer of findProviders(this.#node, cid, { signal, timeoutMs: LOOKUP_TIMEOUT_MS })) {
       if (++asked > MAX_HAVE_ASKS) break
-      let session: PeerSession | undefined
       try {
-        session = await PeerSession.open(this.#node, peer, { signal })
-        if (await session.have(cid, { signal })) return true
+        if (await this.#have(peer, cid, signal)) return true
       } catch (err) {
         log('HAVE to %s failed: %s', peer.toString(), (err as Error).message)
-      } finally {
-        await session?.close().catch(() => {})
       }
       if (signal.aborted) break
     }
     return false
   }
 
-  async open(req: NarRequest, opts: { signal?: AbortSignal } = {}): Promise<NarFetch> {
-    // Connected peers first: when they have the NAR, no DHT lookup is made for it (a lookup per NAR costs this
-    // process and every peer it asks CPU and round trips, which dominated a 500-path closure). Only when none of
-    // them has it is the DHT asked.
-    if (this.#node.getConnections().length > 0) {
-      try {
-        return await this.#open(req, { connectedOnly: true }, opts)
-      } catch (err) {
-        if (!(err instanceof NarNotFoundError)) throw err
-        log('%s: no connected peer has it; asking the DHT', req.storePath)
+  /**
+   * Ask one peer HAVE on a session kept open for such questions (one per peer, requests pipelined), instead of
+   * opening and closing a stream per narinfo: a 500-path closure asked 500 times per peer. Replies carry no CID and
+   * come in request order, so a request is never cancelled alone: when the caller's signal fires, or anything
+   * fails, the whole session is dropped (its other pending questions fail and are asked again on a new one).
+   */
+  async #have(peer: PeerId, cid: CID, signal: AbortSignal): Promise<boolean> {
+    const key = peer.toString()
+    let pending = this.#haveSessions.get(key)
+    if (pending !== undefined) {
+      const open = await pending.then((s) => s.isOpen).catch(() => false)
+      if (!open) {
+        if (this.#haveSessions.get(key) === pending) this.#haveSessions.delete(key)
+        pending = undefined
       }
     }
-    return this.#open(req, {}, opts)
+    if (pending === undefined) {
+      pending = PeerSession.open(this.#node, peer)
+      this.#haveSessions.set(key, pending)
+    }
+    const session = pending
+    try {
+      return await raceSignal(
+        session.then((s) => s.have(cid)),
+        signal
+      )
+    } catch (err) {
+      if (this.#haveSessions.get(key) === session) this.#haveSessions.delete(key)
+      session.then((s) => s.abort(err as Error)).catch(() => {})
+      throw err
+    }
   }
 
-  async #open(
-    req: NarRequest,
-    providers: { connectedOnly?: boolean },
-    opts: { signal?: AbortSignal }
-  ): Promise<NarFetch> {
+  /** Close the sessions kept for HAVE questions. */
+  async stop(): Promise<void> {
+    const sessions = [...this.#haveSessions.values()]
+    this.#haveSessions.clear()
+    await Promise.allSettled(sessions.map((p) => p.then((s) => s.close())))
+  }
+
+  async open(req: NarRequest, opts: { signal?: AbortSignal } = {}): Promise<NarFetch> {
     const bytes = downloadNar(
       {
         node: this.#node,
@@ -106,7 +128,6 @@ export class SwarmSource implements NarSource {
       req.narHash,
       {
         narSize: req.narSize,
-        providers,
         ...(req.manifestRoot === undefined ? {} : { manifestRoot: req.manifestRoot }),
         ...(opts.signal === undefined ? {} : { signal: opts.signal })
       }
@@ -152,4 +173,23 @@ function readOnlySink(store: Store): ChunkSink {
     putChunk: async () => {},
     commitNar: async () => {}
   }
+}
+
+/** `p`, or the signal's reason when it fires first. */
+function raceSignal<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason)
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason)
+    signal.addEventListener('abort', onAbort, { once: true })
+    p.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort)
+        resolve(v)
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort)
+        reject(err)
+      }
+    )
+  })
 }
