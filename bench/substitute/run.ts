@@ -108,26 +108,27 @@ http {
     stdio: 'ignore'
   })
   const url = `http://127.0.0.1:${port}`
-  await waitFor(
-    'nginx to listen',
-    async () => {
-      if (child.exitCode !== null)
-        throw new Error(
-          `nginx exited ${child.exitCode}: ${await readFile(join(prefix, 'error.log'), 'utf8').catch(() => '')}`
-        )
-      return (
-        await fetch(`${url}/nix-cache-info`).catch((e: Error) => {
-          throw new Error(String(e.cause))
-        })
-      ).ok
-    },
-    10_000
-  )
   const stop = async () => {
     if (child.exitCode !== null) return
     const exited = new Promise((resolve) => child.once('exit', resolve))
     child.kill('SIGQUIT')
     await exited
+  }
+  try {
+    await waitFor(
+      'nginx to listen',
+      async () => {
+        if (child.exitCode !== null)
+          throw new Error(
+            `nginx exited ${child.exitCode}: ${await readFile(join(prefix, 'error.log'), 'utf8').catch(() => '')}`
+          )
+        return (await fetch(`${url}/nix-cache-info`)).ok
+      },
+      10_000
+    )
+  } catch (err) {
+    await stop()
+    throw err
   }
   return { url, pid: child.pid!, stop }
 }
