@@ -43,9 +43,15 @@ export const WRITER_THREADS_MIN_CHUNKS = 64
 
 /**
  * Groups of chunks (READ_GROUP_BYTES) read ahead, and verified on the thread pool, while a NAR is being streamed:
- * four files read at once (one per group), matching libuv's four threads, ~4 MiB ahead of the consumer.
+ * two, so one is being read while the consumer sends the other; ~2 MiB ahead of the consumer.
  */
-export const READ_AHEAD = 4
+export const READ_AHEAD = 2
+
+/**
+ * Chunk files of one group read at once: enough to keep libuv's four threads busy, and at most READ_AHEAD × 16 = 32
+ * files open per reader.
+ */
+export const READ_PARALLEL = 16
 
 /**
  * readNar yields consecutive chunks as one buffer of at most this size (one chunk alone when it is larger): one
