@@ -18,7 +18,11 @@ const BENCHMARKS = {
   'orchestrator-narinfo': ['bench/orchestrator/narinfo.bench.ts', 'narinfo requests/s and latency vs nginx'],
   'p2p-throughput': ['bench/p2p/throughput.ts', 'swarm download from 1/2/4 seeders vs TCP, node:http, Helia'],
   'p2p-dht': ['bench/p2p/dht.ts', 'provide/findProviders latency in a 20-node DHT; announcing 10,000 NARs'],
-  shim: ['bench/shim/run.ts', 'nix-store -r through the shim vs a static binary cache']
+  shim: ['bench/shim/run.ts', 'nix-store -r through the shim vs a static binary cache'],
+  substitute: [
+    'bench/substitute/run.ts',
+    'nix-store -r from two seeders through the shim vs nginx: 256 MiB NAR and 501 paths, cold and warm'
+  ]
 }
 
 const [name, ...args] = process.argv.slice(2)

@@ -19,15 +19,15 @@ export interface Program {
 }
 
 /**
- * Start `narthex ARGS...` and wait until `ready` matches its stdout (the match is returned). Throws (and kills
+ * Start `narthex ARGS...` (after `nodeArgs`, node's own flags such as `--cpu-prof`) and wait until `ready` matches its stdout (the match is returned). Throws (and kills
  * it) if it exits first or is not ready within `timeoutMs`.
  */
 export async function startProgram(
   args: readonly string[],
   ready: RegExp,
-  opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}
+  opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv; nodeArgs?: readonly string[] } = {}
 ): Promise<{ program: Program; match: RegExpExecArray }> {
-  const child = spawn(process.execPath, [NARTHEX_BIN, ...args], {
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), NARTHEX_BIN, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     ...(opts.env !== undefined ? { env: opts.env } : {})
   })

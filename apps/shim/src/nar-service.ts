@@ -3,8 +3,8 @@
  * requests wait for it (single flight), tried source by source (swarm first, then upstreams).
  *
  * A fetch spools to a file in the data directory; every request for that NAR streams from the file as verified
- * bytes arrive, so memory stays flat whatever the NAR size or number of readers, and the finished file becomes the
- * local cache entry by rename. A request gets its response headers only once its first verified byte exists: a
+ * bytes arrive, so memory stays flat whatever the NAR size or number of readers; the finished file is imported
+ * into the local store once no request reads it any more, one import at a time, then deleted. A request gets its response headers only once its first verified byte exists: a
  * NAR that cannot be delivered fails with a 4xx/5xx before any header, never as a truncated 200.
  */
 import { createHash } from 'node:crypto'
@@ -90,10 +90,15 @@ export class NarService {
     return false
   }
 
-  /** Fetch into the local cache without a reader (closure prefetch). Errors are logged, not thrown. */
+  /**
+   * Fetch without a reader (closure prefetch). Resolves once the whole NAR is verified in the spool, where
+   * requests read it (not when the import into the store is done: imports run one at a time, and waiting for them
+   * would hold a prefetch slot while no network fetch is running). Never rejects; errors are logged.
+   */
   prefetch(req: NarRequest): Promise<void> {
     if (this.#local.has(req.narHash)) return Promise.resolve()
-    return this.#flight(req).settled
+    const flight = this.#flight(req)
+    return Promise.race([flight.fetched, flight.settled])
   }
 
   /**
@@ -188,7 +193,7 @@ export class NarService {
             : `no source delivered the NAR (${reasons.join('; ')})`
         )
       }
-      await flight.finish()
+      flight.finish()
       // Importing into the chunk store costs CPU and many small writes (~30 MiB/s on a busy disk): it waits until
       // the requests streaming this NAR are done, and imports run one at a time, so serving Nix never competes with
       // them. Until the import is done, new requests read the spool.
@@ -283,7 +288,12 @@ class Flight {
   published = 0
   readers = 0
   readonly ready: Promise<void>
+  /** Resolves once the whole NAR is in the spool and verified (never rejects; see `settled` for failures). */
+  readonly fetched: Promise<void>
+  #resolveFetched!: () => void
   #fh: FileHandle | undefined
+  /** While a verified source is being consumed: write and publish what is gathered now. */
+  #demand: (() => void) | undefined
   #fetching = true
   #error: Error | undefined
   #wake: (() => void)[] = []
@@ -299,6 +309,9 @@ class Flight {
       this.#rejectReady = reject
     })
     this.ready.catch(() => {}) // a prefetch has no reader to see the rejection
+    this.fetched = new Promise((resolve) => {
+      this.#resolveFetched = resolve
+    })
   }
 
   async create(): Promise<void> {
@@ -308,13 +321,17 @@ class Flight {
   /** Write a source's stream to the spool, publishing as it goes when the source verifies its bytes. */
   async consume(fetch: NarFetch, stallTimeoutMs: number, attempt: AbortController): Promise<void> {
     const fh = this.#fh!
-    const hash = createHash('sha256')
+    // An unverified stream (an upstream) is checked as a whole against the agreed NarHash before anything is
+    // published. A verified one (the swarm) had every chunk checked against the agreed manifest root, whose
+    // manifest names the NarHash, before it was yielded: a second SHA-256 pass would only cost CPU on the path
+    // to Nix (the import into the store checks NarHash once more anyway).
+    const hash = fetch.verified ? undefined : createHash('sha256')
     const size = this.req.narSize
-    // Unverified chunks are gathered into batches of WRITE_BATCH_BYTES: one write per batch instead of one per
-    // (often 16–64 KiB) network chunk; nobody reads them before the end anyway.
+    // Chunks are gathered into batches of up to WRITE_BATCH_BYTES: one write per batch instead of one per (often
+    // 16–64 KiB) network chunk. Nobody reads unverified ones before the end anyway; verified ones, see below.
     let batch: Uint8Array[] = []
     let batchBytes = 0
-    const flush = async () => {
+    const write = async () => {
       if (batchBytes === 0) return
       let pos = this.received
       const end = pos + batchBytes
@@ -329,20 +346,41 @@ class Flight {
       this.received = end
       if (fetch.verified) this.#publish(this.received)
     }
-    for await (const chunk of withStallTimeout(fetch.stream, stallTimeoutMs, attempt)) {
-      if (this.received + batchBytes + chunk.length > size) {
-        throw new NarVerificationError('NAR is longer than NarSize')
-      }
-      hash.update(chunk)
-      batch.push(chunk)
-      batchBytes += chunk.length
-      // A verified stream is published chunk by chunk (readers get bytes as soon as they are checked).
-      if (fetch.verified || batchBytes >= WRITE_BATCH_BYTES) await flush()
+    // Writes run one after another (a failed one fails every later flush, and so the fetch).
+    let writing = Promise.resolve()
+    const flush = () => {
+      writing = writing.then(write)
+      return writing
     }
-    await flush()
+    // A reader that has sent everything published asks for what is gathered (a slow source never holds back
+    // verified bytes that already arrived).
+    if (fetch.verified) this.#demand = () => void flush().catch(() => {})
+    let accepted = this.received
+    try {
+      for await (const chunk of withStallTimeout(fetch.stream, stallTimeoutMs, attempt)) {
+        accepted += chunk.length
+        if (accepted > size) throw new NarVerificationError('NAR is longer than NarSize')
+        hash?.update(chunk)
+        batch.push(chunk)
+        batchBytes += chunk.length
+        // A verified stream is written and published at once when a reader is waiting for bytes, and for its
+        // first bytes (readers get them as soon as they are checked); while every reader is still busy with
+        // earlier bytes, chunks are gathered into one write of up to WRITE_BATCH_BYTES, so a fast source costs
+        // far fewer writes and wake-ups than one per network chunk.
+        if (
+          batchBytes >= WRITE_BATCH_BYTES ||
+          (fetch.verified && (this.#wake.length > 0 || this.published === 0))
+        )
+          await flush()
+      }
+      await flush()
+    } finally {
+      this.#demand = undefined
+      await writing.catch(() => {})
+    }
     if (this.received !== size)
       throw new NarVerificationError(`NAR is ${this.received} bytes, NarSize is ${size}`)
-    if (!hash.digest().equals(Buffer.from(parseSha256(this.req.narHash)))) {
+    if (hash !== undefined && !hash.digest().equals(Buffer.from(parseSha256(this.req.narHash)))) {
       throw new NarVerificationError('NAR does not hash to the agreed NarHash')
     }
   }
@@ -354,12 +392,13 @@ class Flight {
   }
 
   /**
-   * The whole NAR is verified: readable in full at once, then made durable (before it is renamed into the cache,
-   * so a crash never leaves a cache entry with unwritten blocks).
+   * The whole NAR is verified: readable in full at once. The spool is not made durable: it is never renamed into
+   * the cache but imported into the store (which syncs its own files) and then deleted, and the spool directory
+   * is emptied at start, so a crash loses only a spool that would have been deleted anyway.
    */
-  async finish(): Promise<void> {
+  finish(): void {
     this.#publish(this.received)
-    await this.#fh!.datasync()
+    this.#resolveFetched()
   }
 
   fail(err: Error): void {
@@ -396,7 +435,9 @@ class Flight {
       if (pos >= this.published) {
         if (this.#error !== undefined) throw this.#error
         if (!this.#fetching) throw new NarUnavailableError('fetch ended early')
-        await new Promise<void>((resolve) => this.#wake.push(resolve))
+        const woken = new Promise<void>((resolve) => this.#wake.push(resolve))
+        this.#demand?.()
+        await woken
         continue
       }
       const n = Math.min(READ_CHUNK_BYTES, range.end - pos, this.published - pos)

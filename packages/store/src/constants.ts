@@ -41,8 +41,23 @@ export const WRITER_THREADS = 4
  */
 export const WRITER_THREADS_MIN_CHUNKS = 64
 
-/** Chunks read ahead (and verified on the thread pool) while a NAR is being streamed. */
-export const READ_AHEAD = 4
+/**
+ * Groups of chunks (READ_GROUP_BYTES) read ahead, and verified on the thread pool, while a NAR is being streamed:
+ * two, so one is being read while the consumer sends the other; ~2 MiB ahead of the consumer.
+ */
+export const READ_AHEAD = 2
+
+/**
+ * Chunk files of one group read at once: enough to keep libuv's four threads busy, and at most READ_AHEAD × 16 = 32
+ * files open per reader.
+ */
+export const READ_PARALLEL = 16
+
+/**
+ * readNar yields consecutive chunks as one buffer of at most this size (one chunk alone when it is larger): one
+ * socket write per MiB instead of one per ~64 KiB chunk, and memory ahead of the consumer stays ~READ_AHEAD MiB.
+ */
+export const READ_GROUP_BYTES = 1024 * 1024
 
 /** Last-access times are written at most this often per NAR, so reads do not turn into index writes. */
 export const ATIME_RESOLUTION_MS = 60_000

@@ -125,6 +125,13 @@ export interface RangeOptions {
   readonly start?: number
   readonly end?: number
   readonly signal?: AbortSignal
+  /**
+   * Re-hash every chunk read against its CID (default true): what a seeder serving strangers must do, since a
+   * chunk may have rotted on disk since it was stored. False skips the SHA-256 pass (only a chunk file shorter
+   * than its manifest entry is then detected): for a reader whose own client checks the whole NAR anyway, such as
+   * the shim serving Nix, which refuses a NAR that does not hash to the NarHash it was promised.
+   */
+  readonly verify?: boolean
 }
 
 export interface GcOptions {

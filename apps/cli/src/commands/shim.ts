@@ -153,6 +153,7 @@ async function startP2p(config: ShimConfig, store: Store) {
       store.removeEventListener('nar:added', onAdded)
       announcer?.stop()
       await server?.stop()
+      await swarm.stop()
       await node.stop()
     }
   }
