@@ -116,3 +116,15 @@ export const WRITE_BATCH_BYTES = 1024 * 1024
 
 /** Nix's store directory; `nix-cache-info` must state the client's. */
 export const STORE_DIR = '/nix/store'
+
+/** The shim's control socket in its data directory (`narthex status --data DIR` asks it). */
+export const CONTROL_SOCKET = 'shim.sock'
+
+/**
+ * Recent fetches `narthex status` shows: enough to see the last substitution run (a closure is tens of paths),
+ * small enough (~200 bytes each) that memory does not matter.
+ */
+export const RECENT_FETCHES = 50
+
+/** Recent errors kept for `narthex status`: the newest matter; a flood of one error must not grow memory. */
+export const RECENT_ERRORS = 50

@@ -91,16 +91,22 @@ Prints "listening on URL" when ready; stops cleanly on SIGINT or SIGTERM.`,
       await writeText(io.stdout, `narthex orchestrator: libp2p peer ${p2p.peerId}\n`)
       for (const a of p2p.multiaddrs) await writeText(io.stdout, `narthex orchestrator: bootstrap ${a}\n`)
     }
-    await new Promise<void>((resolveStop) => {
-      const stop = (): void => {
+    io.log.info(
+      `data ${config.dataDir}; quorum ${config.quorum} of ${config.trust.length} trusted builders; dashboard ${orchestrator.url}/`,
+      { data: config.dataDir, quorum: config.quorum, builders: config.trust.length }
+    )
+    const signal = await new Promise<NodeJS.Signals>((resolveStop) => {
+      const stop = (sig: NodeJS.Signals): void => {
         process.off('SIGINT', stop)
         process.off('SIGTERM', stop)
-        resolveStop()
+        resolveStop(sig)
       }
       process.on('SIGINT', stop)
       process.on('SIGTERM', stop)
     })
+    io.log.info(`${signal}: stopping`)
     await orchestrator.stop()
+    io.log.info('stopped')
     return 0
   }
 }
