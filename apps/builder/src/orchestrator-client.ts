@@ -46,7 +46,8 @@ export class OrchestratorClient {
         })
       } catch (err) {
         throw new OrchestratorUnreachableError(
-          `cannot reach the orchestrator at ${this.base}: ${(err as Error).message}`
+          `cannot reach the orchestrator at ${this.base}: ${(err as Error).message}`,
+          { cause: err }
         )
       }
       let body: { results?: SubmitResult[]; error?: { name: string; message: string } }

@@ -9,3 +9,13 @@ export class UsageError extends Error {
 export class CommandFailedError extends Error {
   override name = 'CommandFailedError'
 }
+
+/** A key file given on the command line is missing, unreadable, or not a key of the expected kind. */
+export class KeyFileError extends Error {
+  override name = 'KeyFileError'
+}
+
+/** `narthex status` found nothing running on the data directory. */
+export class NothingRunningError extends Error {
+  override name = 'NothingRunningError'
+}

@@ -1,10 +1,23 @@
 /**
- * The `narthex` dispatcher: finds the command named by the leading words of argv, loads its module lazily (so
- * `narthex nar hash` does not load libp2p), runs it, and turns errors into one-line messages and exit statuses:
- * 0 success, 1 failure, 2 usage error.
+ * The `narthex` dispatcher: takes the global flags (--log-format, --log-level, --quiet) from anywhere in argv,
+ * finds the command named by the leading words of the rest, loads its module lazily (so `narthex nar hash` does not
+ * load libp2p), runs it with a logger, and turns errors into one-line messages and exit statuses: 0 success,
+ * 1 failure, 2 usage error.
  */
-import type { Command, Io } from './command.js'
+import debug from 'debug'
+import type { Command, CommandIo, Io } from './command.js'
 import { UsageError } from './errors.js'
+import { explain } from './explain.js'
+import {
+  bridgeDebug,
+  createLogger,
+  LOG_FORMATS,
+  LOG_LEVELS,
+  type LogFormat,
+  type LogLevel,
+  parseLogFormat,
+  parseLogLevel
+} from './log.js'
 
 interface Entry {
   readonly summary: string
@@ -58,6 +71,10 @@ export const COMMANDS: Readonly<Record<string, Entry>> = {
     load: () => import('./commands/seeder-status.js')
   },
   shim: { summary: 'run the local Nix substituter', load: () => import('./commands/shim.js') },
+  status: {
+    summary: 'show peers, stored NARs, recent fetches and errors of a running seeder or shim',
+    load: () => import('./commands/status.js')
+  },
   'store cat': { summary: 'write a stored NAR to stdout', load: () => import('./commands/store-cat.js') },
   'store gc': {
     summary: 'evict least recently used NARs to fit a size; remove leftovers',
@@ -80,7 +97,13 @@ export const COMMANDS: Readonly<Record<string, Entry>> = {
 
 const USAGE = `narthex: a peer-to-peer, content-addressed network for Nix binaries
 
-Usage: narthex <command> [flags]     (narthex <command> --help for its flags)
+Usage: narthex [global flags] <command> [flags]     (narthex <command> --help for its flags)
+
+Global flags (anywhere on the line):
+  --log-format text|json   log lines for people (default) or one JSON object per line ($NARTHEX_LOG_FORMAT)
+  --log-level LEVEL        error, warn, info (default) or debug ($NARTHEX_LOG_LEVEL); debug adds the
+                           narthex:* debug output
+  --quiet                  no progress bars or progress lines
 
 Commands:
 ${Object.entries(COMMANDS)
@@ -98,7 +121,61 @@ function lookup(args: string[]): [string, Entry, string[]] | undefined {
   return undefined
 }
 
-export async function main(argv: string[], io: Io = process): Promise<number> {
+export interface GlobalFlags {
+  readonly logFormat: LogFormat
+  readonly logLevel: LogLevel
+  readonly quiet: boolean
+  /** argv without the global flags. */
+  readonly rest: string[]
+}
+
+/**
+ * Take the global flags out of argv (before a `--`). Flags win over NARTHEX_LOG_FORMAT / NARTHEX_LOG_LEVEL; with
+ * neither, DEBUG set in the environment means debug level (so `DEBUG=narthex:* narthex ...` shows its output).
+ */
+export function parseGlobalFlags(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): GlobalFlags {
+  let format: string | undefined
+  let level: string | undefined
+  let quiet = false
+  const rest: string[] = []
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!
+    if (a === '--') {
+      rest.push(...argv.slice(i))
+      break
+    }
+    const m = /^--(log-format|log-level)(?:=(.*))?$/.exec(a)
+    if (m !== null) {
+      const value = m[2] ?? argv[++i]
+      if (value === undefined) throw new UsageError(`--${m[1]} needs a value`)
+      if (m[1] === 'log-format') format = value
+      else level = value
+    } else if (a === '--quiet') {
+      quiet = true
+    } else {
+      rest.push(a)
+    }
+  }
+  format ??= env.NARTHEX_LOG_FORMAT || 'text'
+  level ??= env.NARTHEX_LOG_LEVEL || (env.DEBUG ? 'debug' : 'info')
+  const logFormat = parseLogFormat(format)
+  if (logFormat === undefined)
+    throw new UsageError(`--log-format ${JSON.stringify(format)}: use one of ${LOG_FORMATS.join(', ')}`)
+  const logLevel = parseLogLevel(level)
+  if (logLevel === undefined)
+    throw new UsageError(`--log-level ${JSON.stringify(level)}: use one of ${LOG_LEVELS.join(', ')}`)
+  return { logFormat, logLevel, quiet, rest }
+}
+
+export async function main(rawArgv: string[], io: Io = process): Promise<number> {
+  let flags: GlobalFlags
+  try {
+    flags = parseGlobalFlags(rawArgv)
+  } catch (err) {
+    io.stderr.write(`narthex: ${(err as Error).message}\n`)
+    return 2
+  }
+  const argv = flags.rest
   if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
     io.stdout.write(USAGE)
     return argv.length === 0 ? 2 : 0
@@ -123,20 +200,42 @@ export async function main(argv: string[], io: Io = process): Promise<number> {
     io.stdout.write(command.usage.endsWith('\n') ? command.usage : `${command.usage}\n`)
     return 0
   }
+  const log = createLogger({
+    stream: io.stderr,
+    program: name,
+    level: flags.logLevel,
+    format: flags.logFormat
+  })
+  bridgeDebug(debug, log)
+  const commandIo: CommandIo = {
+    stdin: io.stdin,
+    stdout: io.stdout,
+    stderr: io.stderr,
+    log,
+    quiet: flags.quiet
+  }
   try {
-    return await command.run(rest, io)
+    return await command.run(rest, commandIo)
   } catch (err) {
-    return report(name, command, err, io)
+    return report(command, err, commandIo)
   }
 }
 
-function report(name: string, command: Command, err: unknown, io: Io): number {
+/**
+ * A failed command: a usage error with the usage (exit 2); anything else as one line saying what was wrong and,
+ * for the errors a user can cause, what to do (explain.ts), exit 1. The stack only with --log-level debug.
+ */
+function report(command: Command, err: unknown, io: CommandIo): number {
   if (err instanceof UsageError) {
-    io.stderr.write(`narthex ${name}: ${err.message}\n\n${command.usage}\n`)
+    if (io.log.format === 'json') io.log.error(err.message, { error: err.name })
+    else io.stderr.write(`narthex ${command.name}: ${err.message}\n\n${command.usage}\n`)
     return 2
   }
   const e = err instanceof Error ? err : new Error(String(err))
-  io.stderr.write(`narthex ${name}: ${e.message}\n`)
-  if (process.env.NARTHEX_DEBUG) io.stderr.write(`${e.stack}\n`)
+  const { message, hint } = explain(e, command.name)
+  if (io.log.format === 'json')
+    io.log.error(message, { error: e.name, ...(hint !== undefined ? { hint } : {}) })
+  else io.stderr.write(`narthex ${command.name}: ${message}\n${hint !== undefined ? `  ${hint}\n` : ''}`)
+  if (process.env.NARTHEX_DEBUG || io.log.enabled('debug')) io.log.debug(e.stack ?? e.message)
   return 1
 }

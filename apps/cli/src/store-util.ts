@@ -1,8 +1,9 @@
 /** What the `narthex store ...` commands share: opening the data directory, sizes, and import progress output. */
 import { parseSize as parseSizeText } from '@narthex/config'
 import { createStore, type ImportEvent, type Store } from '@narthex/store'
-import type { Io } from './command.js'
+import type { CommandIo } from './command.js'
 import { UsageError } from './errors.js'
+import { createProgress } from './progress.js'
 
 export const DATA_FLAG = { data: { type: 'string', short: 'd' } } as const
 
@@ -42,44 +43,28 @@ export function formatBytes(n: number): string {
 }
 
 /**
- * Turns import events into output: on a terminal, one progress bar redrawn in place on stderr; otherwise one plain
- * line per path on stderr.
+ * Turns import events into output on stderr: the shared progress renderer (a bar redrawn in place on a terminal,
+ * occasional plain lines otherwise, nothing with --quiet) and one permanent line per path.
  */
-export function importReporter(io: Io): { onEvent: (e: ImportEvent) => void; finish: () => void } {
-  const tty = (io.stderr as NodeJS.WriteStream).isTTY === true
-  const width = Math.max(40, ((io.stderr as NodeJS.WriteStream).columns ?? 80) - 1)
-  let lastDraw = 0
-  let drawn = false
-  const clear = () => {
-    if (drawn) io.stderr.write('\r\x1b[K')
-    drawn = false
-  }
-  const bar = (name: string, bytes: number, total: number) => {
-    const frac = total > 0 ? Math.min(1, bytes / total) : 0
-    const cells = 24
-    const full = Math.round(frac * cells)
-    const text = `[${'#'.repeat(full)}${'-'.repeat(cells - full)}] ${(frac * 100).toFixed(0).padStart(3)}% ${formatBytes(bytes)}/${formatBytes(total)} ${name}`
-    io.stderr.write(`\r\x1b[K${text.slice(0, width)}`)
-    drawn = true
-  }
+export function importReporter(io: CommandIo): { onEvent: (e: ImportEvent) => void; finish: () => void } {
+  const progress = createProgress({ stream: io.stderr, label: 'import', quiet: io.quiet })
+  let items = 0
   const onEvent = (e: ImportEvent) => {
     const name = 'storePath' in e ? e.storePath.slice(e.storePath.lastIndexOf('/') + 1) : ''
     if (e.type === 'start') {
-      if (tty) bar(name, 0, e.narSize)
+      progress.restart()
+      progress.update({ name, bytes: 0, totalBytes: e.narSize, items })
     } else if (e.type === 'progress') {
-      const now = Date.now()
-      if (tty && now - lastDraw > 100) {
-        lastDraw = now
-        bar(name, e.bytes, e.total)
-      }
+      progress.update({ name, bytes: e.bytes, totalBytes: e.total })
     } else {
-      clear()
-      io.stderr.write(
+      items++
+      progress.update({ items })
+      progress.line(
         e.skipped
-          ? `present  ${e.storePath} (${formatBytes(e.narSize)})\n`
-          : `imported ${e.storePath} (${formatBytes(e.narSize)}, ${e.chunkCount} chunks, ${e.created} new)\n`
+          ? `present  ${e.storePath} (${formatBytes(e.narSize)})`
+          : `imported ${e.storePath} (${formatBytes(e.narSize)}, ${e.chunkCount} chunks, ${e.created} new)`
       )
     }
   }
-  return { onEvent, finish: clear }
+  return { onEvent, finish: () => progress.finish() }
 }

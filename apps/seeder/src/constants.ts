@@ -79,3 +79,9 @@ export const STOP_GRACE_MS = 5_000
 
 /** Candidates ranked per mirror round (each costs a provider count, a DHT walk): bounds one round's work. */
 export const MIRROR_CANDIDATES_PER_ROUND = 32
+
+/** Connected peer ids listed by `narthex status`: enough to recognise peers, short enough to read. */
+export const STATUS_PEER_IDS = 20
+
+/** Recent fetches and errors kept for `narthex status` (bounded: a flood of one error must not grow memory). */
+export const RECENT_EVENTS = 50

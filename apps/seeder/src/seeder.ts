@@ -31,6 +31,8 @@ import {
   DEFAULT_UPLOAD_BYTES_PER_SECOND,
   MIRROR_DOWNLOAD_TIMEOUT_MS,
   ORCHESTRATOR_CONCURRENCY,
+  RECENT_EVENTS,
+  STATUS_PEER_IDS,
   STOP_GRACE_MS
 } from './constants.js'
 import { ControlServer } from './control.js'
@@ -130,6 +132,8 @@ export interface SeederStatus {
   }
   readonly peers: {
     readonly connected: number
+    /** Up to STATUS_PEER_IDS of the connected peers. */
+    readonly ids: readonly string[]
     readonly serving: number
     readonly rejected: number
     readonly max: number
@@ -144,6 +148,10 @@ export interface SeederStatus {
   readonly repairs: { readonly repaired: number; readonly failed: number }
   readonly mirror: MirrorStats | null
   readonly metrics: string | null
+  /** The last RECENT_EVENTS NARs this seeder fetched (mirror, repair), newest first. */
+  readonly recentFetches: readonly { readonly time: string; readonly what: string; readonly from: string }[]
+  /** The last RECENT_EVENTS failures (announce, repair, mirror, corrupt chunks), newest first. */
+  readonly recentErrors: readonly { readonly time: string; readonly what: string; readonly message: string }[]
 }
 
 interface Published {
@@ -171,6 +179,8 @@ export class Seeder {
   /** NarHash → when it was last decided not publishable (re-checked after policy.recheckMs). */
   private readonly refused = new Map<string, number>()
   private readonly corrupt: CorruptReport[] = []
+  private readonly recentFetches: { time: string; what: string; from: string }[] = []
+  private readonly recentErrors: { time: string; what: string; message: string }[] = []
   private corruptCount = 0
   private withdrawnCount = 0
   private repaired = 0
@@ -358,6 +368,7 @@ export class Seeder {
     const a = this.announcer?.stats
     const s = this.server?.stats
     const metrics = this.metricsAddress
+    const connected = new Set(this.node?.getConnections().map((c) => c.remotePeer.toString()))
     return {
       peerId: this.peerId,
       multiaddrs: this.multiaddrs,
@@ -377,7 +388,8 @@ export class Seeder {
         withdrawn: this.withdrawnCount
       },
       peers: {
-        connected: new Set(this.node?.getConnections().map((c) => c.remotePeer.toString())).size,
+        connected: connected.size,
+        ids: [...connected].slice(0, STATUS_PEER_IDS),
         serving: this.gate.stats.servingPeers,
         rejected: this.gate.stats.rejectedPeers,
         max: this.gate.maxPeers
@@ -391,7 +403,9 @@ export class Seeder {
       corrupt: { chunks: this.corruptCount, recent: [...this.corrupt] },
       repairs: { repaired: this.repaired, failed: this.repairFailed },
       mirror: this.mirrorLoop?.stats ?? null,
-      metrics: metrics === undefined ? null : `${metrics.host}:${metrics.port}`
+      metrics: metrics === undefined ? null : `${metrics.host}:${metrics.port}`,
+      recentFetches: [...this.recentFetches],
+      recentErrors: [...this.recentErrors]
     }
   }
 
@@ -470,6 +484,23 @@ export class Seeder {
 
   private emit(event: SeederEvent): void {
     log('%o', event)
+    const time = new Date().toISOString()
+    const remember = <T>(list: T[], item: T) => {
+      list.unshift(item)
+      if (list.length > RECENT_EVENTS) list.pop()
+    }
+    if (event.type === 'mirrored')
+      remember(this.recentFetches, { time, what: event.storePath, from: event.from })
+    if (event.type === 'repaired')
+      remember(this.recentFetches, { time, what: event.narHash, from: 'peers (repair)' })
+    if (event.type === 'repair-failed')
+      remember(this.recentErrors, { time, what: `repair ${event.narHash}`, message: event.error })
+    if (event.type === 'mirror-failed')
+      remember(this.recentErrors, { time, what: `mirror ${event.storePath}`, message: event.error })
+    if (event.type === 'announced' && !event.ok)
+      remember(this.recentErrors, { time, what: `announce ${event.narHash}`, message: 'no DHT peer took it' })
+    if (event.type === 'corrupt-chunk')
+      remember(this.recentErrors, { time, what: `chunk ${event.cid}`, message: `corrupt (${event.reason})` })
     try {
       this.init.onEvent?.(event)
     } catch {}

@@ -128,3 +128,15 @@ export const DEFAULT_SEED = true
  * narinfos first and the NARs after; fetching while it asks hides the network's latency from the whole build.
  */
 export const DEFAULT_PREFETCH = true
+
+/** The shim's control socket in its data directory (`narthex status --data DIR` asks it). */
+export const CONTROL_SOCKET = 'shim.sock'
+
+/**
+ * Recent fetches `narthex status` shows: enough to see the last substitution run (a closure is tens of paths),
+ * small enough (~200 bytes each) that memory does not matter.
+ */
+export const RECENT_FETCHES = 50
+
+/** Recent errors kept for `narthex status`: the newest matter; a flood of one error must not grow memory. */
+export const RECENT_ERRORS = 50

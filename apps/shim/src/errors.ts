@@ -131,3 +131,13 @@ export function statusOf(err: unknown): number {
   const name = err instanceof Error ? err.name : undefined
   return (name !== undefined && HTTP_STATUS[name]) || 500
 }
+
+/** Another shim already runs on this data directory (its control socket answers). */
+export class ShimRunningError extends ShimError {
+  override name = 'ShimRunningError'
+}
+
+/** No shim answers on the control socket of this data directory. */
+export class ShimNotRunningError extends ShimError {
+  override name = 'ShimNotRunningError'
+}

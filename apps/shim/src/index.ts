@@ -18,6 +18,7 @@
  */
 import { NarthexShim, type Shim, type ShimInit } from './shim.js'
 
+export type { ErrorRecord, FetchRecord } from './activity.js'
 export {
   CONFIG_KEYS,
   type ConfigKey,
@@ -32,9 +33,10 @@ export {
   SHIM_CONFIG,
   type ShimConfig
 } from './config.js'
+export { requestShimStatus, shimSocketPath } from './control.js'
 export * from './errors.js'
 export { OrchestratorClient } from './orchestrator.js'
-export type { Shim, ShimInit, ShimStats } from './shim.js'
+export type { Shim, ShimInit, ShimStats, ShimStatus } from './shim.js'
 export type { AgreedNarinfo, NarFetch, NarinfoSource, NarRequest, NarSource, Reseeder } from './sources.js'
 export { SwarmSource, type SwarmSourceInit } from './swarm.js'
 export { UpstreamSource } from './upstream.js'

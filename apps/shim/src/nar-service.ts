@@ -11,6 +11,7 @@ import { createHash } from 'node:crypto'
 import { type FileHandle, open, unlink } from 'node:fs/promises'
 import { parseSha256 } from '@narthex/nix'
 import createDebug from 'debug'
+import type { FetchRecord } from './activity.js'
 import { FIRST_BYTE_TIMEOUT_MS, READ_CHUNK_BYTES, STALL_TIMEOUT_MS, WRITE_BATCH_BYTES } from './constants.js'
 import {
   NarNotFoundError,
@@ -33,6 +34,8 @@ export interface NarServiceInit {
   readonly reseeder?: Reseeder
   readonly firstByteTimeoutMs?: number
   readonly stallTimeoutMs?: number
+  /** Told of every network fetch when it ends (for `narthex status`). */
+  readonly onFetched?: (record: FetchRecord) => void
 }
 
 export interface NarServiceStats {
@@ -54,6 +57,7 @@ export class NarService {
   readonly #reseeder: Reseeder | undefined
   readonly #firstByteTimeoutMs: number
   readonly #stallTimeoutMs: number
+  readonly #onFetched: ((record: FetchRecord) => void) | undefined
   readonly #flights = new Map<string, Flight>()
   readonly #stop = new AbortController()
   #imports: Promise<void> = Promise.resolve()
@@ -65,6 +69,7 @@ export class NarService {
     this.#reseeder = init.reseeder
     this.#firstByteTimeoutMs = init.firstByteTimeoutMs ?? FIRST_BYTE_TIMEOUT_MS
     this.#stallTimeoutMs = init.stallTimeoutMs ?? STALL_TIMEOUT_MS
+    this.#onFetched = init.onFetched
   }
 
   get stats(): NarServiceStats {
@@ -152,6 +157,23 @@ export class NarService {
     const signal = this.#stop.signal
     const reasons: string[] = []
     let onlyMissing = true
+    const started = new Date()
+    const bytesFrom: Record<string, number> = {}
+    const count = (source: NarSource, fetch: NarFetch | undefined, received: number) => {
+      const origins = fetch?.origins?.() ?? (received > 0 ? { [source.name]: received } : {})
+      for (const [k, v] of Object.entries(origins)) if (v > 0) bytesFrom[k] = (bytesFrom[k] ?? 0) + v
+    }
+    const record = (err?: Error) =>
+      this.#onFetched?.({
+        storePath: req.storePath,
+        narHash: req.narHash,
+        narSize: req.narSize,
+        started: started.toISOString(),
+        durationMs: Date.now() - started.getTime(),
+        ok: err === undefined,
+        bytesFrom,
+        ...(err === undefined ? {} : { error: { name: err.name, message: err.message } })
+      })
     try {
       await flight.create()
       for (const source of this.#sources) {
@@ -172,9 +194,11 @@ export class NarService {
         }
         try {
           await flight.consume(fetch, this.#stallTimeoutMs, attempt)
+          count(source, fetch, flight.received)
           log('fetched %s (%d bytes) from %s', req.storePath, req.narSize, source.name)
           break
         } catch (err) {
+          count(source, fetch, flight.received)
           this.#stats.fetchesFailed++
           onlyMissing = false
           reasons.push(`${source.name}: ${(err as Error).message}`)
@@ -202,6 +226,7 @@ export class NarService {
       await this.#serialImport(() =>
         this.#local.adopt(req.narHash, flight.path, req.narSize, req.narinfo, signal)
       )
+      record()
       if (this.#reseeder !== undefined) {
         await this.#reseeder
           .seed(req, { signal })
@@ -209,6 +234,7 @@ export class NarService {
       }
     } catch (err) {
       log('fetch of %s ended: %s', req.storePath, (err as Error).message)
+      record(err as Error)
       flight.fail(err as Error)
       // A failed flight is never joined: the next request for this NAR starts a fresh fetch instead of reading
       // the dead one while its readers drain (which cut such a request before it got any answer).

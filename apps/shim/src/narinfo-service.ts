@@ -22,6 +22,8 @@ export interface NarinfoServiceInit {
   readonly nars: NarService
   readonly deliverableTtlMs?: number
   readonly negativeTtlMs?: number
+  /** Told of every failed lookup (for `narthex status`). */
+  readonly onError?: (what: string, err: Error) => void
 }
 
 export interface NarinfoStats {
@@ -51,8 +53,10 @@ export class NarinfoService {
   readonly #checks = new Map<string, Promise<boolean>>()
   readonly #stop = new AbortController()
   #stats = { hits: 0, misses: 0, lookups: 0, lookupErrors: 0 }
+  readonly #onError: ((what: string, err: Error) => void) | undefined
 
   constructor(init: NarinfoServiceInit) {
+    this.#onError = init.onError
     this.#cache = init.cache
     this.#source = init.source
     this.#nars = init.nars
@@ -118,6 +122,7 @@ export class NarinfoService {
       // Unreachable orchestrator or a bad narinfo: 404 now, ask again next time (no negative entry).
       this.#stats.lookupErrors++
       log('lookup of %s failed: %s', hashPart, (err as Error).message)
+      this.#onError?.(`narinfo lookup ${hashPart}`, err as Error)
       return undefined
     }
   }

@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { parsePublicKey } from '@narthex/nix'
 import { createStore, type Store } from '@narthex/store'
 import createDebug from 'debug'
+import { Activity, type ErrorRecord, type FetchRecord } from './activity.js'
 import type { ListenAddress } from './config.js'
 import {
   DEFAULT_LISTEN_HOST,
@@ -11,6 +12,7 @@ import {
   DEFAULT_PRIORITY,
   DEFAULT_QUOTA_BYTES
 } from './constants.js'
+import { ShimControlServer } from './control.js'
 import { LocalNars } from './local-nars.js'
 import { NarService, type NarServiceStats } from './nar-service.js'
 import { NarinfoCache } from './narinfo-cache.js'
@@ -57,6 +59,13 @@ export interface ShimInit {
    * (404) instead of being cached and passed on for Nix to reject.
    */
   readonly orchestratorKeys?: readonly string[]
+  /**
+   * Serve `narthex status` on the control socket DATA/shim.sock (default true). The peers shown come from
+   * `peers`.
+   */
+  readonly control?: boolean
+  /** The peer ids the swarm side is connected to, for the status. */
+  readonly peers?: () => readonly string[]
   /** Overrides of internal timings (tests). */
   readonly timing?: {
     readonly negativeTtlMs?: number
@@ -73,6 +82,21 @@ export interface ShimStats {
   readonly cachedNars: number
 }
 
+/** What `narthex status` shows for a shim (GET /v1/status on its control socket). */
+export interface ShimStatus {
+  readonly program: 'shim'
+  readonly url: string
+  readonly data: string
+  readonly peers: { readonly connected: number; readonly ids: readonly string[] }
+  readonly nars: { readonly stored: number; readonly bytes: number }
+  readonly narinfos: { readonly cached: number } & NarinfoStats
+  readonly fetches: NarServiceStats
+  /** Newest first, at most RECENT_FETCHES. */
+  readonly recentFetches: readonly FetchRecord[]
+  /** Newest first, at most RECENT_ERRORS. */
+  readonly recentErrors: readonly ErrorRecord[]
+}
+
 export interface Shim {
   start(): Promise<void>
   stop(): Promise<void>
@@ -80,6 +104,8 @@ export interface Shim {
   readonly url: string
   readonly address: ListenAddress
   stats(): ShimStats
+  /** Peers, stored NARs, recent fetches and errors (also served on DATA/shim.sock). */
+  status(): ShimStatus
 }
 
 export class NarthexShim implements Shim {
@@ -92,10 +118,15 @@ export class NarthexShim implements Shim {
   readonly #prefetcher: Prefetcher | undefined
   readonly #server: ShimServer
   readonly #data: string
+  readonly #activity = new Activity()
+  readonly #control: ShimControlServer | undefined
+  readonly #peers: () => readonly string[]
   #started = false
 
   constructor(init: ShimInit) {
     this.#data = init.data
+    this.#peers = init.peers ?? (() => [])
+    this.#control = init.control === false ? undefined : new ShimControlServer(init.data, () => this.status())
     const timing = init.timing ?? {}
     this.#cache = new NarinfoCache({
       dir: join(init.data, 'narinfo'),
@@ -119,7 +150,8 @@ export class NarthexShim implements Shim {
       sources,
       ...(init.seed !== false && init.reseeder !== undefined ? { reseeder: init.reseeder } : {}),
       ...(timing.firstByteTimeoutMs === undefined ? {} : { firstByteTimeoutMs: timing.firstByteTimeoutMs }),
-      ...(timing.stallTimeoutMs === undefined ? {} : { stallTimeoutMs: timing.stallTimeoutMs })
+      ...(timing.stallTimeoutMs === undefined ? {} : { stallTimeoutMs: timing.stallTimeoutMs }),
+      onFetched: (r) => this.#activity.fetched(r)
     })
     const source =
       typeof init.orchestrator === 'string' ? new OrchestratorClient(init.orchestrator) : init.orchestrator
@@ -127,7 +159,8 @@ export class NarthexShim implements Shim {
       cache: this.#cache,
       nars: this.#nars,
       ...(source === undefined ? {} : { source }),
-      ...(timing.negativeTtlMs === undefined ? {} : { negativeTtlMs: timing.negativeTtlMs })
+      ...(timing.negativeTtlMs === undefined ? {} : { negativeTtlMs: timing.negativeTtlMs }),
+      onError: (what, err) => this.#activity.error(what, err)
     })
     this.#prefetcher =
       init.prefetch === false ? undefined : new Prefetcher({ narinfos: this.#narinfos, nars: this.#nars })
@@ -159,7 +192,9 @@ export class NarthexShim implements Shim {
       if (this.#ownStore) await this.#store.start()
       await this.#local.start()
       await this.#server.start()
+      await this.#control?.start()
     } catch (err) {
+      await this.#server.stop().catch(() => {})
       this.#local.stop()
       if (this.#ownStore) await this.#store.stop().catch(() => {})
       await this.#cache.stop()
@@ -172,6 +207,7 @@ export class NarthexShim implements Shim {
   async stop(): Promise<void> {
     if (!this.#started) return
     this.#started = false
+    await this.#control?.stop()
     await this.#server.stop()
     this.#narinfos.stop()
     await this.#prefetcher?.stop()
@@ -188,6 +224,21 @@ export class NarthexShim implements Shim {
       cachedNarinfos: this.#cache.size,
       cachedNarBytes: this.#local.totalBytes,
       cachedNars: this.#local.count
+    }
+  }
+
+  status(): ShimStatus {
+    const ids = this.#peers()
+    return {
+      program: 'shim',
+      url: this.url,
+      data: this.#data,
+      peers: { connected: ids.length, ids: ids.slice(0, 20) },
+      nars: { stored: this.#local.count, bytes: this.#local.totalBytes },
+      narinfos: { cached: this.#cache.size, ...this.#narinfos.stats },
+      fetches: this.#nars.stats,
+      recentFetches: this.#activity.recentFetches(),
+      recentErrors: this.#activity.recentErrors()
     }
   }
 }

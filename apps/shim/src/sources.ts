@@ -40,6 +40,11 @@ export interface NarFetch {
    * holds the bytes on disk until the end and sends nothing before the hash matches.
    */
   readonly verified: boolean
+  /**
+   * Bytes delivered so far by where they came from (`peer <id>`, `local store`), for `narthex status`. Without it
+   * every byte counts as the source's own (`upstream <url>`).
+   */
+  origins?(): Readonly<Record<string, number>>
 }
 
 /** A place NAR bytes come from: the swarm, an upstream cache. */

@@ -13,8 +13,8 @@
 import { narCidFromNarHash } from '@narthex/content'
 import {
   type ChunkSink,
-  downloadNar,
   findProviders,
+  NarDownload,
   type NarthexNode,
   PeerScores,
   PeerSession
@@ -119,7 +119,8 @@ export class SwarmSource implements NarSource {
   }
 
   async open(req: NarRequest, opts: { signal?: AbortSignal } = {}): Promise<NarFetch> {
-    const bytes = downloadNar(
+    let local = 0
+    const download = new NarDownload(
       {
         node: this.#node,
         sink: readOnlySink(this.#store),
@@ -129,9 +130,13 @@ export class SwarmSource implements NarSource {
       {
         narSize: req.narSize,
         ...(req.manifestRoot === undefined ? {} : { manifestRoot: req.manifestRoot }),
-        ...(opts.signal === undefined ? {} : { signal: opts.signal })
+        ...(opts.signal === undefined ? {} : { signal: opts.signal }),
+        onProgress: (p) => {
+          local = p.local
+        }
       }
-    )[Symbol.asyncIterator]()
+    )
+    const bytes = download.bytes()[Symbol.asyncIterator]()
     let first: IteratorResult<Uint8Array>
     try {
       first = await bytes.next()
@@ -152,7 +157,13 @@ export class SwarmSource implements NarSource {
     }
     // Every byte was checked against its chunk's CID (and the chunks against the agreed manifest) before it is
     // yielded: the shim may send it at once.
-    return { stream: stream(), verified: Boolean(req.manifestRoot) }
+    const origins = () => {
+      const out: Record<string, number> = {}
+      for (const [peer, n] of Object.entries(download.stats.bytesByPeer)) out[`peer ${peer}`] = n
+      if (local > 0) out['local store'] = local
+      return out
+    }
+    return { stream: stream(), verified: Boolean(req.manifestRoot), origins }
   }
 }
 

@@ -108,3 +108,14 @@ export class NotStartedError extends Error {
 export class InvalidManifestRootError extends Error {
   override name = 'InvalidManifestRootError'
 }
+
+/** A listen address is taken by another process (or not an address of this machine). */
+export class ListenError extends Error {
+  override name = 'ListenError'
+  /** `EADDRINUSE` or `EADDRNOTAVAIL`, as the system said. */
+  readonly code: string
+  constructor(message: string, code: string, options?: ErrorOptions) {
+    super(message, options)
+    this.code = code
+  }
+}

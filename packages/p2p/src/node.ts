@@ -35,7 +35,7 @@ import {
   YAMUX_MAX_STREAM_WINDOW,
   YAMUX_MAX_STREAMS_PER_CONNECTION
 } from './constants.js'
-import { InvalidNodeConfigError } from './errors.js'
+import { InvalidNodeConfigError, ListenError } from './errors.js'
 import { loadOrCreatePeerKey } from './identity.js'
 
 /** Offered connection encryption, in order of preference (see NodeInit.encryption). */
@@ -196,6 +196,18 @@ export async function createNode(init: NodeInit = {}): Promise<NarthexNode> {
     return node as unknown as NarthexNode
   } catch (err) {
     await datastore?.close().catch(() => {})
-    throw err
+    throw listenError(err) ?? err
   }
+}
+
+/**
+ * libp2p reports a taken listen address as one long message with a stack trace per address; this says which
+ * address and why in one line.
+ */
+function listenError(err: unknown): ListenError | undefined {
+  const text = (err as Error)?.message ?? ''
+  const m = /(\/\S+): Error: listen (EADDRINUSE|EADDRNOTAVAIL)/.exec(text)
+  if (m === null) return undefined
+  const why = m[2] === 'EADDRINUSE' ? 'address already in use' : 'not an address of this machine'
+  return new ListenError(`cannot listen on ${m[1]}: ${why}`, m[2]!, { cause: err })
 }

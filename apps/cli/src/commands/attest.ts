@@ -1,9 +1,9 @@
-import { readFile } from 'node:fs/promises'
-import { type AttestedOutput, attestPaths } from '@narthex/builder'
-import { parseSecretKey } from '@narthex/nix'
-import { type Command, parseFlags, writeText } from '../command.js'
+import { type AttestedOutput, attestPaths, type MeasuredOutput } from '@narthex/builder'
+import { type Command, type CommandIo, checkHttpUrl, parseFlags, writeText } from '../command.js'
 import { CommandFailedError, UsageError } from '../errors.js'
+import { readSecretKeyFile } from '../key-file.js'
 import { localSeeder } from '../local-seeder.js'
+import { createProgress } from '../progress.js'
 
 export const command: Command = {
   name: 'attest',
@@ -27,16 +27,52 @@ Flags:
       seed: { type: 'string' }
     })
     if (values.orchestrator === undefined) throw new UsageError('--orchestrator URL is required')
+    checkHttpUrl('--orchestrator', values.orchestrator)
     if (values.key === undefined) throw new UsageError('--key FILE is required')
     if (positionals.length === 0) throw new UsageError('give at least one STORE_PATH')
-    const key = parseSecretKey(await readFile(values.key, 'utf8'))
-    const outputs = await attestPaths(positionals, {
-      key,
-      orchestrator: values.orchestrator,
-      blocking: true,
-      ...(values.seed !== undefined ? { seeder: localSeeder(values.seed) } : {})
-    })
+    const key = await readSecretKeyFile(values.key)
+    const progress = measureProgress(io, 'attest', 'measuring')
+    let outputs: readonly AttestedOutput[]
+    try {
+      outputs = await attestPaths(positionals, {
+        key,
+        orchestrator: values.orchestrator,
+        blocking: true,
+        onMeasured: progress.onMeasured,
+        ...(values.seed !== undefined ? { seeder: localSeeder(values.seed) } : {})
+      })
+    } finally {
+      progress.finish()
+    }
     return report(outputs, io.stdout)
+  }
+}
+
+/**
+ * Progress of a build or an attestation on stderr: the phase and the time it has taken, then each output measured
+ * (count and NAR bytes). Shared with `narthex build`.
+ */
+export function measureProgress(
+  io: CommandIo,
+  label: string,
+  phase: string
+): { onMeasured: (o: MeasuredOutput) => void; finish: () => void } {
+  const progress = createProgress({ stream: io.stderr, label, quiet: io.quiet })
+  let items = 0
+  let bytes = 0
+  progress.update({ name: phase })
+  // The phase text has no bytes to move it: redraw each second so the elapsed time shows it is alive.
+  const tick = setInterval(() => progress.update({}), 1000)
+  return {
+    onMeasured(o) {
+      items++
+      bytes += o.narSize
+      progress.update({ items, bytes, name: `measured ${o.outPath.slice(o.outPath.lastIndexOf('/') + 1)}` })
+    },
+    finish() {
+      clearInterval(tick)
+      progress.finish()
+    }
   }
 }
 

@@ -1,10 +1,9 @@
-import { readFile } from 'node:fs/promises'
 import { buildAndAttest } from '@narthex/builder'
-import { parseSecretKey } from '@narthex/nix'
-import { type Command, parseFlags, writeText } from '../command.js'
+import { type Command, checkHttpUrl, parseFlags, writeText } from '../command.js'
 import { UsageError } from '../errors.js'
+import { readSecretKeyFile } from '../key-file.js'
 import { localSeeder } from '../local-seeder.js'
-import { report } from './attest.js'
+import { measureProgress, report } from './attest.js'
 
 export const command: Command = {
   name: 'build',
@@ -31,16 +30,24 @@ Flags:
       check: { type: 'boolean' }
     })
     if (values.orchestrator === undefined) throw new UsageError('--orchestrator URL is required')
+    checkHttpUrl('--orchestrator', values.orchestrator)
     if (values.key === undefined) throw new UsageError('--key FILE is required')
     if (positionals.length === 0) throw new UsageError('give at least one FILE.nix or DRV')
-    const key = parseSecretKey(await readFile(values.key, 'utf8'))
-    const result = await buildAndAttest(positionals, {
-      key,
-      orchestrator: values.orchestrator,
-      check: values.check === true,
-      blocking: true,
-      ...(values.seed !== undefined ? { seeder: localSeeder(values.seed) } : {})
-    })
+    const key = await readSecretKeyFile(values.key)
+    const progress = measureProgress(io, 'build', `building ${positionals.length} target(s) with nix`)
+    let result: Awaited<ReturnType<typeof buildAndAttest>>
+    try {
+      result = await buildAndAttest(positionals, {
+        key,
+        orchestrator: values.orchestrator,
+        check: values.check === true,
+        blocking: true,
+        onMeasured: progress.onMeasured,
+        ...(values.seed !== undefined ? { seeder: localSeeder(values.seed) } : {})
+      })
+    } finally {
+      progress.finish()
+    }
     if (result.nonDeterministic) {
       await writeText(
         io.stderr,

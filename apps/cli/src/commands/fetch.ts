@@ -7,6 +7,8 @@ import { chunkSinkFromStore, createNode, type DownloadProgress, NarDownload } fr
 import { createStore } from '@narthex/store'
 import { type Command, parseFlags } from '../command.js'
 import { UsageError } from '../errors.js'
+import { createProgress } from '../progress.js'
+import { formatBytes } from '../store-util.js'
 
 const MiB = 1024 * 1024
 
@@ -60,7 +62,8 @@ status is 1 when the NAR cannot be completed.
     const node = await createNode({ bootstrap, allowPrivateAddresses: values['allow-private'] ?? false })
     const started = Date.now()
     let last: DownloadProgress | undefined
-    const progress = setInterval(() => report(io.stderr, last, started, false), 1000)
+    const progress = createProgress({ stream: io.stderr, label: 'fetch', quiet: io.quiet })
+    progress.update({ name: 'looking for peers' })
     try {
       const download = new NarDownload({ node, sink: chunkSinkFromStore(store) }, narHash, {
         ...(manifestRoot !== undefined ? { manifestRoot } : {}),
@@ -68,15 +71,25 @@ status is 1 when the NAR cannot be completed.
         signal: AbortSignal.timeout(timeoutS * 1000),
         onProgress: (p) => {
           last = p
+          progress.update({
+            bytes: p.bytes,
+            totalBytes: p.narSize,
+            name: `${p.peers} peers${p.local > 0 ? `, ${formatBytes(p.local)} already local` : ''}`
+          })
         }
       })
       for await (const bytes of download.bytes()) {
         if (!io.stdout.write(bytes)) await once(io.stdout, 'drain')
       }
-      report(io.stderr, last, started, true)
+      progress.finish()
+      report(io.stderr, last, started)
       return 0
+    } catch (err) {
+      progress.finish()
+      if (last === undefined)
+        io.log.info(`no peer delivered the NAR in ${((Date.now() - started) / 1000).toFixed(0)} s`)
+      throw err
     } finally {
-      clearInterval(progress)
       await Promise.resolve(node.stop()).catch(() => {})
       await store.stop().catch(() => {})
       if (tempDir !== undefined) await rm(tempDir, { recursive: true, force: true })
@@ -84,20 +97,13 @@ status is 1 when the NAR cannot be completed.
   }
 }
 
-function report(
-  out: NodeJS.WritableStream,
-  p: DownloadProgress | undefined,
-  started: number,
-  done: boolean
-): void {
+/** The summary line once the NAR is complete. */
+function report(out: NodeJS.WritableStream, p: DownloadProgress | undefined, started: number): void {
   const s = (Date.now() - started) / 1000
-  if (p === undefined) {
-    out.write(`narthex fetch: looking for peers (${s.toFixed(0)} s)\n`)
-    return
-  }
+  if (p === undefined) return
   const rate = p.bytes / MiB / Math.max(s, 0.001)
   out.write(
-    `narthex fetch: ${done ? 'done, ' : ''}${(p.bytes / MiB).toFixed(1)} of ${(p.narSize / MiB).toFixed(1)} MiB` +
+    `narthex fetch: done, ${(p.bytes / MiB).toFixed(1)} of ${(p.narSize / MiB).toFixed(1)} MiB` +
       ` (${rate.toFixed(1)} MiB/s, ${(p.local / MiB).toFixed(1)} MiB already local) from ${p.peers} peers\n`
   )
 }

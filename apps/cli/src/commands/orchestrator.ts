@@ -94,8 +94,14 @@ Prints "listening on URL" when ready; stops cleanly on SIGINT or SIGTERM.`,
       await writeText(io.stdout, `narthex orchestrator: libp2p peer ${p2p.peerId}\n`)
       for (const a of p2p.multiaddrs) await writeText(io.stdout, `narthex orchestrator: bootstrap ${a}\n`)
     }
-    await stop.received
+    io.log.info(
+      `data ${config.dataDir}; quorum ${config.quorum} of ${config.trust.length} trusted builders; dashboard ${orchestrator.url}/`,
+      { data: config.dataDir, quorum: config.quorum, builders: config.trust.length }
+    )
+    const signal = await stop.received
+    io.log.info(`${signal}: stopping`)
     await orchestrator.stop()
+    io.log.info('stopped')
     return 0
   }
 }

@@ -91,12 +91,18 @@ Mirror and repair:
       if (err instanceof InvalidSeederConfigError) throw new UsageError(err.message)
       throw err
     }
-    const say = (line: string) => io.stderr.write(`narthex seeder: ${line}\n`)
+    const log = io.log
     // Listen before starting: a SIGTERM right after the "listening" line (or during start) stops cleanly.
     const stop = listenForStop()
     let seeder: ReturnType<typeof createSeeder>
     try {
-      seeder = createSeeder({ ...init, onEvent: (e) => say(describe(e)) })
+      seeder = createSeeder({
+        ...init,
+        onEvent: (e) => {
+          const [level, msg] = describe(e)
+          log[level](msg, { event: e.type })
+        }
+      })
       await seeder.start()
     } catch (err) {
       stop.dispose()
@@ -104,41 +110,52 @@ Mirror and repair:
       throw err
     }
     const st = await seeder.status()
-    say(`peer id ${st.peerId}; data ${init.dataDir}; publishing ${st.policy}`)
-    say(`control socket ${seeder.controlSocket}`)
+    log.info(`peer id ${st.peerId}; data ${init.dataDir}; publishing ${st.policy}`, {
+      peerId: st.peerId,
+      data: init.dataDir,
+      policy: st.policy
+    })
+    log.info(`control socket ${seeder.controlSocket}`)
     if (seeder.metricsAddress !== undefined)
-      say(`metrics at http://${seeder.metricsAddress.host}:${seeder.metricsAddress.port}/metrics`)
+      log.info(`metrics at http://${seeder.metricsAddress.host}:${seeder.metricsAddress.port}/metrics`)
+    for (const m of seeder.multiaddrs) log.debug(`listening ${m}`)
     await writeText(io.stdout, seeder.multiaddrs.map((m) => `narthex seeder listening ${m}\n`).join(''))
 
     const signal = await stop.received
-    say(`${signal}: stopping`)
+    log.info(`${signal}: stopping`)
     await seeder.stop()
-    say('stopped')
+    log.info('stopped')
     return 0
   }
 }
 
-function describe(e: SeederEvent): string {
+/** A seeder event as a log level and line. */
+function describe(e: SeederEvent): ['info' | 'warn', string] {
   switch (e.type) {
     case 'published':
-      return `publishing ${e.narHash} (${e.reason})`
+      return ['info', `publishing ${e.narHash} (${e.reason})`]
     case 'not-published':
-      return `not publishing ${e.narHash} (${e.reason})`
+      return ['info', `not publishing ${e.narHash} (${e.reason})`]
     case 'announced':
-      return e.ok ? `announced ${e.narHash} (${e.acks} acks)` : `announcing ${e.narHash} failed; will retry`
+      return e.ok
+        ? ['info', `announced ${e.narHash} (${e.acks} acks)`]
+        : ['warn', `announcing ${e.narHash} failed; will retry`]
     case 'withdrawn':
-      return `withdrew ${e.narHash} (${e.reason})`
+      return ['info', `withdrew ${e.narHash} (${e.reason})`]
     case 'corrupt-chunk':
-      return `CORRUPT chunk ${e.cid} (${e.reason}) quarantined; damaged: ${e.narHashes.join(' ') || 'none'}`
+      return [
+        'warn',
+        `CORRUPT chunk ${e.cid} (${e.reason}) quarantined; damaged: ${e.narHashes.join(' ') || 'none'}`
+      ]
     case 'repaired':
-      return `repaired ${e.narHash} from peers`
+      return ['info', `repaired ${e.narHash} from peers`]
     case 'repair-failed':
-      return `repair of ${e.narHash} failed: ${e.error}`
+      return ['warn', `repair of ${e.narHash} failed: ${e.error}`]
     case 'mirrored':
-      return `mirrored ${e.storePath} from ${e.from}`
+      return ['info', `mirrored ${e.storePath} from ${e.from}`]
     case 'mirror-failed':
-      return `mirroring ${e.storePath} failed: ${e.error}`
+      return ['warn', `mirroring ${e.storePath} failed: ${e.error}`]
     case 'imported':
-      return `imported ${e.storePath}`
+      return ['info', `imported ${e.storePath}`]
   }
 }

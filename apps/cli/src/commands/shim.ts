@@ -10,7 +10,7 @@ import {
   SwarmSource
 } from '@narthex/shim'
 import { createStore, type NarEntry, type Store } from '@narthex/store'
-import { type Command, parseFlags } from '../command.js'
+import { type Command, parseFlags, writeText } from '../command.js'
 import { UsageError } from '../errors.js'
 import { listenForStop } from '../stop-signal.js'
 
@@ -107,14 +107,35 @@ Serves the Nix binary-cache protocol on loopback (default 127.0.0.1:37515). Poin
       prefetch: config.prefetch,
       priority: config.priority,
       allowHosts: config.allowHosts,
-      orchestratorKeys: config.orchestratorKeys
+      orchestratorKeys: config.orchestratorKeys,
+      ...(p2p === undefined ? {} : { peers: p2p.peers })
     })
-    await shim.start()
-    io.stdout.write(`narthex shim listening on ${shim.url}\n`)
-    await stop.received
+    try {
+      await shim.start()
+    } catch (err) {
+      stop.dispose()
+      await p2p?.stop().catch(() => {})
+      await store.stop().catch(() => {})
+      throw err
+    }
+    const log = io.log
+    log.info(
+      `data ${config.data}; control socket ${join(config.data, 'shim.sock')} (narthex status --data DIR)`,
+      {
+        data: config.data
+      }
+    )
+    log.info(
+      `NARs from ${[...(p2p === undefined ? [] : ['the swarm']), ...config.upstream].join(', ') || 'nowhere (no --bootstrap or --upstream)'}; narinfos from ${config.orchestrator ?? 'nowhere (no --orchestrator)'}`,
+      { orchestrator: config.orchestrator, upstream: config.upstream, swarm: p2p !== undefined }
+    )
+    await writeText(io.stdout, `narthex shim listening on ${shim.url}\n`)
+    const signal = await stop.received
+    log.info(`${signal}: stopping`)
     await shim.stop()
     await p2p?.stop()
     await store.stop()
+    log.info('stopped')
     return 0
   }
 }
@@ -149,6 +170,7 @@ async function startP2p(config: ShimConfig, store: Store) {
   }
   return {
     swarm,
+    peers: () => [...new Set(node.getConnections().map((c) => c.remotePeer.toString()))],
     async stop() {
       store.removeEventListener('nar:added', onAdded)
       announcer?.stop()
