@@ -34,7 +34,7 @@ export const PROGRAMS: readonly Program[] = [
     schema: ORCHESTRATOR_CONFIG,
     source: 'apps/orchestrator/src/config.ts',
     errors:
-      '`InvalidConfigError`: `narthex orchestrator` prints the message on one line and exits with status 1 (a bad flag is a usage error, status 2).',
+      '`InvalidConfigError`: `narthex orchestrator` reports it as a usage error, the message and the usage on stderr, exit status 2.',
     notes: [
       "Relative paths in the file (`data`, `key`) are relative to the file's directory; relative paths given as flags are relative to the working directory.",
       "`--trust` and `--p2p-listen` on the command line replace the file's lists; `--revoke NAME` marks a trusted key of that name revoked, and `--no-p2p` empties `p2pListen`.",

@@ -1,8 +1,7 @@
 /**
- * The getting-started guides (docs/guides/*.md) against the CLI: every `narthex ...` command line they show (in code
- * blocks and inline code, `\` continuations joined) names a real command, and every `--flag` on it is one that
- * command's usage text lists. Relative links must point at files that exist, apart from the pages other parts of
- * the documentation add (PENDING).
+ * The getting-started guides (docs/guides/*.md) and docs/status.md against the CLI: every `narthex ...` command line
+ * they show (in code blocks and inline code, `\` continuations joined) names a real command, and every `--flag` on
+ * it is one that command's usage text lists or a global flag. Relative links must point at files that exist.
  */
 import assert from 'node:assert/strict'
 import { access, readdir, readFile } from 'node:fs/promises'
@@ -14,8 +13,11 @@ import { REPO_ROOT } from './util/index.js'
 
 const GUIDES = join(REPO_ROOT, 'docs/guides')
 
-/** Pages linked from the guides that are written elsewhere (services, status). */
-const PENDING = new Set(['docs/status.md'])
+/** Pages checked besides the guides. */
+const OTHERS = [join(REPO_ROOT, 'docs/status.md')]
+
+/** Flags the dispatcher takes before or after any command (main.ts). */
+const GLOBAL_FLAGS = new Set(['--log-format', '--log-level', '--quiet'])
 
 /** Every `narthex ...` command line of a Markdown text: fenced code lines (continuations joined) and inline code. */
 function commandLines(md: string): string[] {
@@ -44,6 +46,11 @@ function commandLines(md: string): string[] {
   return lines
 }
 
+/** A command line without the global flags (and their values) that may come before the command name. */
+function withoutGlobalFlags(line: string): string {
+  return line.replace(/\s--(?:log-format|log-level)(?:=|\s+)\S+|\s--quiet(?![\w-])/g, '')
+}
+
 /** The longest command name that prefixes the words after `narthex`. */
 function commandOf(line: string): string | undefined {
   const words = line.split(/\s+/).slice(1)
@@ -56,24 +63,23 @@ function commandOf(line: string): string | undefined {
 
 describe('docs/guides match the CLI', () => {
   it('every narthex command line names a command and only flags its usage lists', async () => {
-    const files = (await readdir(GUIDES)).filter((f) => f.endsWith('.md'))
-    assert.deepEqual(files.sort(), ['builder.md', 'nix-user.md', 'orchestrator.md', 'seeder.md'])
+    const guides = (await readdir(GUIDES)).filter((f) => f.endsWith('.md'))
+    assert.deepEqual(guides.sort(), ['builder.md', 'nix-user.md', 'orchestrator.md', 'seeder.md'])
     const usage = new Map<string, string>()
     let checked = 0
-    for (const file of files) {
-      const md = await readFile(join(GUIDES, file), 'utf8')
+    for (const file of [...guides.map((f) => join(GUIDES, f)), ...OTHERS]) {
+      const md = await readFile(file, 'utf8')
       for (const line of commandLines(md)) {
-        // `narthex status` is documented on its own page (another part adds it); `narthex x: ...` is a program's
-        // output quoted in a guide.
-        if (line.startsWith('narthex status') || /^narthex [a-z ]+:/.test(line)) continue // output, not a command
-        const name = commandOf(line)
+        // `narthex x: ...` is a program's output quoted in a page, not a command.
+        if (/^narthex [a-z ]+:/.test(line)) continue
+        const name = commandOf(withoutGlobalFlags(line))
         assert.ok(name !== undefined, `${file}: "${line}" names no narthex command`)
         if (!usage.has(name)) {
           const mod = (await COMMANDS[name]!.load()) as { command: { usage: string } }
           usage.set(name, mod.command.usage)
         }
         for (const flag of line.match(/(?<![\w-])--[a-z][a-z0-9-]*/g) ?? []) {
-          if (flag === '--help') continue
+          if (flag === '--help' || GLOBAL_FLAGS.has(flag)) continue
           assert.match(
             usage.get(name)!,
             new RegExp(`${flag}(?![a-z0-9-])`),
@@ -87,15 +93,14 @@ describe('docs/guides match the CLI', () => {
   })
 
   it('relative links point at files that exist', async () => {
-    for (const file of await readdir(GUIDES)) {
-      const md = await readFile(join(GUIDES, file), 'utf8')
+    const files = [...(await readdir(GUIDES)).map((f) => join(GUIDES, f)), ...OTHERS]
+    for (const file of files) {
+      const md = await readFile(file, 'utf8')
       for (const m of md.matchAll(/\]\(([^)#\s]+)(?:#[^)]*)?\)/g)) {
         const target = m[1]!
         if (/^[a-z]+:/.test(target)) continue
-        const rel = join('docs/guides', target).replace(/\\/g, '/')
-        const path = join(dirname(join(GUIDES, file)), target)
-        if (PENDING.has(rel)) continue
-        await access(path).catch(() => assert.fail(`${file}: link to ${target} (${rel}) points at nothing`))
+        const path = join(dirname(file), target)
+        await access(path).catch(() => assert.fail(`${file}: link to ${target} points at nothing`))
       }
     }
   })

@@ -102,17 +102,18 @@ describe('orchestrator configuration', () => {
     })
   }
 
-  it('narthex orchestrator reports configuration mistakes in one line, exit 1; usage mistakes exit 2', async () => {
+  it('narthex orchestrator reports configuration and usage mistakes with exit 2, a missing key with exit 1', async () => {
     const dir = await tempDir()
     try {
       const config = join(dir.path, 'o.json')
       await writeFile(config, JSON.stringify({ data: 'd', key: 'k.sec', tru: [] }))
       const r = await narthex(['orchestrator', '--config', config])
-      assert.equal(r.code, 1)
+      assert.equal(r.code, 2)
       assert.match(
         r.stderr,
-        /^narthex orchestrator: \S+o\.json: unknown key "tru" \(known: data, listen, key, trust, quorum, afterAgreement, p2pListen, priority\)\n$/
+        /^narthex orchestrator: \S+o\.json: unknown key "tru" \(known: data, listen, key, trust, quorum, afterAgreement, p2pListen, priority\)\n/
       )
+      assert.match(r.stderr, /\nUsage: narthex orchestrator /)
       const missingKey = await narthex([
         'orchestrator',
         '--data',

@@ -358,7 +358,7 @@ describe('shim HTTP surface', function () {
           `${JSON.stringify(line.slice(0, 70))} → ${status}`
         )
       }
-      assert.deepEqual((await readdir(data.path)).sort(), ['narinfo', 'store', 'tmp'])
+      assert.deepEqual((await readdir(data.path)).sort(), ['narinfo', 'shim.sock', 'store', 'tmp'])
       // The shim still works after all that.
       assert.equal((await get(shim.url, `/${p.hashPart}.narinfo`)).status, 200)
     })

@@ -52,7 +52,7 @@ Prints "listening on URL" when ready; stops cleanly on SIGINT or SIGTERM.`,
     })
     if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`)
     let input: ConfigInput = {}
-    if (values.config !== undefined) input = await loadOrchestratorConfig(values.config)
+    if (values.config !== undefined) input = await asUsage(loadOrchestratorConfig(values.config))
     if (values.data !== undefined) input.dataDir = values.data
     if (values.key !== undefined) input.keyFile = values.key
     if (values.listen !== undefined) Object.assign(input, parseListen(values.listen))
@@ -78,7 +78,7 @@ Prints "listening on URL" when ready; stops cleanly on SIGINT or SIGTERM.`,
       if (!/^\d+$/.test(values.priority)) throw new UsageError('--priority must be a non-negative integer')
       input.cachePriority = Number(values.priority)
     }
-    const config = resolveConfig(input)
+    const config = await asUsage(Promise.resolve().then(() => resolveConfig(input)))
     const orchestrator = createOrchestrator({ config })
     // Listen before starting: a SIGTERM right after the "listening" line (or during start) stops cleanly.
     const stop = listenForStop()
@@ -103,5 +103,18 @@ Prints "listening on URL" when ready; stops cleanly on SIGINT or SIGTERM.`,
     await orchestrator.stop()
     io.log.info('stopped')
     return 0
+  }
+}
+
+/**
+ * A configuration mistake is a usage error (exit 2), as for the seeder and the shim: the systemd units do not
+ * restart a program that cannot start until someone edits its configuration.
+ */
+async function asUsage<T>(work: Promise<T>): Promise<T> {
+  try {
+    return await work
+  } catch (err) {
+    if ((err as Error).name === 'InvalidConfigError') throw new UsageError((err as Error).message)
+    throw err
   }
 }
