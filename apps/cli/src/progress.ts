@@ -114,7 +114,8 @@ export function createProgress(init: ProgressInit): Progress {
   // Without a terminal the first status line waits a whole interval: a quick command prints none.
   let lastDraw = tty ? Number.NEGATIVE_INFINITY : started
   let everDrawn = false
-  const width = () => Math.max(20, (init.columns ?? stream.columns ?? 80) - 1)
+  // A pty without a size (script, some CI runners) reports 0 columns: assume 80.
+  const width = () => Math.max(20, (init.columns || stream.columns || 80) - 1)
   const clear = () => {
     if (drawn) init.stream.write('\r\x1b[K')
     drawn = false
