@@ -14,7 +14,8 @@
  *
  * The chunker is synchronous and incremental: {@link FastCdc.push} takes bytes as they arrive, in pieces of any
  * size, and returns the chunks it completed; {@link FastCdc.finish} returns the last one. Chunks lying within one
- * pushed piece are returned as views of it (no copy); chunks that span pieces are copied once.
+ * pushed piece are returned as views of it (no copy); chunks that span pieces are copied once, unless the pieces
+ * lie back to back in one buffer (then the chunk is a view spanning them).
  */
 import { createHash } from 'node:crypto'
 import { InvalidChunkerParamsError } from './errors.js'
@@ -149,8 +150,7 @@ export class FastCdc {
   /** End of stream: the final (possibly short) chunk, or undefined when nothing is pending. */
   finish(): Uint8Array | undefined {
     if (this.pendingLength === 0) return undefined
-    const chunk =
-      this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingLength)
+    const chunk = joined(this.pending, this.pendingLength)
     this.reset()
     return chunk
   }
@@ -161,7 +161,7 @@ export class FastCdc {
     if (this.pendingLength === 0) chunk = bytes.subarray(from, to)
     else {
       this.pending.push(bytes.subarray(from, to))
-      chunk = Buffer.concat(this.pending, this.pendingLength + to - from)
+      chunk = joined(this.pending, this.pendingLength + to - from)
     }
     this.reset()
     return chunk
@@ -172,6 +172,22 @@ export class FastCdc {
     this.pendingLength = 0
     this.hash = 0
   }
+}
+
+/**
+ * One view of `pieces` (of `length` bytes in all): a view spanning them when they lie back to back in the same
+ * buffer (pieces copied one after the other into shared memory, see shared-ring.ts), otherwise a copy.
+ */
+function joined(pieces: readonly Uint8Array[], length: number): Uint8Array {
+  const first = pieces[0]!
+  if (pieces.length === 1) return first
+  let end = first.byteOffset + first.length
+  for (let i = 1; i < pieces.length; i++) {
+    const p = pieces[i]!
+    if (p.buffer !== first.buffer || p.byteOffset !== end) return Buffer.concat(pieces, length)
+    end += p.length
+  }
+  return new Uint8Array(first.buffer, first.byteOffset, length)
 }
 
 /** Chunk a whole buffer at once (tests, benchmarks). */

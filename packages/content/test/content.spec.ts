@@ -413,6 +413,50 @@ describe('ingestNar', () => {
       }
     })
 
+    it('with holdChunks, lends views of reused shared memory until each chunk is released', async () => {
+      // 48 MiB: more than the ring, so it wraps and is reused while chunks are still held by the caller.
+      const data = detBytes(48 << 20, 'ring')
+      const held: Chunk[] = []
+      let heldMost = 0
+      let delivered = 0
+      let shared = 0
+      const check = (c: Chunk) => {
+        verifyChunk(c.cid, c.bytes) // the bytes are still the chunk's until it is released
+        assert.ok(Buffer.from(c.bytes).equals(data.subarray(c.offset, c.offset + c.bytes.length)))
+        c.release()
+        c.release() // a second release does nothing
+      }
+      const r = await ingestNar(pieces(data, [1 << 20, 300_000, 5 << 20]), {
+        hashWorkers: workers,
+        holdChunks: true,
+        onChunk: (c) => {
+          if (c.bytes.buffer instanceof SharedArrayBuffer) shared++
+          held.push(c)
+          heldMost = Math.max(heldMost, held.length)
+          // Release out of order: every 7th at once, the others once 40 are held (the oldest first).
+          if (++delivered % 7 === 0) check(held.pop()!)
+          if (held.length >= 40) check(held.shift()!)
+        }
+      })
+      for (const c of held) check(c)
+      assert.equal(r.narHash, formatHash({ algorithm: 'sha256', digest: sha256(data) }))
+      assert.equal(r.narSize, data.length)
+      assert.ok(heldMost >= 30)
+      // Views of the ring, except the few chunks that span its wrap-around (copies).
+      assert.ok(shared >= delivered - 5, `${shared} of ${delivered} chunks in shared memory`)
+      // The ring was given back and is what the next ingest gets.
+      const ring = workers.takeRing()
+      assert.equal(workers.takeRing() === ring, false)
+      // Without holdChunks the chunks are the caller's: plain copies that stay valid.
+      const seen: Chunk[] = []
+      await ingestNar(pieces(data.subarray(0, 12 << 20), [1 << 20]), {
+        hashWorkers: workers,
+        onChunk: (c) => void seen.push(c)
+      })
+      assert.equal(seen[0]!.bytes.buffer instanceof SharedArrayBuffer, false)
+      assert.deepEqual(Buffer.concat(seen.map((c) => c.bytes)), data.subarray(0, 12 << 20))
+    })
+
     it('runs concurrent ingests on the same workers without mixing them up', async () => {
       const a = detBytes(6 << 20, 'concurrent a')
       const b = detBytes(5 << 20, 'concurrent b')

@@ -478,7 +478,8 @@ export class LevelStore extends EventTarget {
     const created: string[] = []
     const writes = new Set<Promise<void>>()
     let firstError: unknown
-    let batch: Array<{ key: string; bytes: Uint8Array }> = []
+    // Each chunk's bytes are held (shared memory the ingest reuses) until its file is written.
+    let batch: Array<{ key: string; bytes: Uint8Array; release: () => void }> = []
     let inFlight = 0
     let chunksSeen = 0
     const flush = () => {
@@ -488,6 +489,7 @@ export class LevelStore extends EventTarget {
       inFlight += items.length
       const w = this.writeBatch(items, { threads: chunksSeen >= WRITER_THREADS_MIN_CHUNKS }).then(
         ({ created: made, error }) => {
+          for (const item of items) item.release()
           inFlight -= items.length
           created.push(...made)
           if (error !== undefined) firstError ??= error
@@ -518,13 +520,17 @@ export class LevelStore extends EventTarget {
         signal,
         params: this.init.chunker ?? CHUNKER,
         hashWorkers: this.hashWorkers,
-        onChunk: async ({ cid, bytes }) => {
-          if (firstError !== undefined) throw firstError
+        holdChunks: true,
+        onChunk: async ({ cid, bytes, release }) => {
           const key = cid.toString()
-          if (used.has(key)) return
+          if (firstError !== undefined || used.has(key)) {
+            release()
+            if (firstError !== undefined) throw firstError
+            return
+          }
           used.add(key)
           this.chunksInUse.add(key)
-          batch.push({ key, bytes })
+          batch.push({ key, bytes, release })
           chunksSeen++
           if (batch.length >= WRITE_BATCH) flush()
           while (inFlight >= (this.init.writeConcurrency ?? WRITE_CONCURRENCY)) await Promise.race(writes)
@@ -547,6 +553,8 @@ export class LevelStore extends EventTarget {
       })
       return { ...entry, created: created.length }
     } catch (err) {
+      for (const item of batch) item.release()
+      batch = []
       await Promise.allSettled([...writes])
       release()
       await this.removeUnreferenced(created).catch((e) => log('cleanup after failed import: %O', e))
