@@ -19,6 +19,16 @@
  */
 import { createHash } from 'node:crypto'
 import { InvalidChunkerParamsError } from './errors.js'
+import { GEAR_WASM_DATA, gearScanner } from './gear-wasm.js'
+
+/**
+ * Pieces of at least this many bytes are scanned in WebAssembly (copied into its memory first, ~0.1 ms per MiB):
+ * below, the call and the copy cost more than the JavaScript loop saves. 16 KiB.
+ */
+const WASM_MIN_PIECE = 16 * 1024
+
+/** Pieces larger than this are chunked in parts of this size, the most the WebAssembly memory grows to. 4 MiB. */
+const WASM_MAX_PIECE = 4 * 1024 * 1024
 
 /** Parameters of a content-defined chunker. `name` identifies the whole algorithm (table, masks and sizes). */
 export interface ChunkerParams {
@@ -85,9 +95,22 @@ export class FastCdc {
 
   /** Feed the next bytes of the stream; returns the chunks completed by them, in order. */
   push(bytes: Uint8Array): Uint8Array[] {
+    if (bytes.length <= WASM_MAX_PIECE) return this.pushPart(bytes)
+    // In parts, so that the WebAssembly scratch memory stays small; chunks spanning parts are views of `bytes`.
+    const out: Uint8Array[] = []
+    for (let at = 0; at < bytes.length; at += WASM_MAX_PIECE) {
+      for (const c of this.pushPart(bytes.subarray(at, at + WASM_MAX_PIECE))) out.push(c)
+    }
+    return out
+  }
+
+  private pushPart(bytes: Uint8Array): Uint8Array[] {
     const out: Uint8Array[] = []
     const { minSize, avgSize, maxSize } = this.params
     const end = bytes.length
+    // Pieces worth it are copied into the WebAssembly module's memory and scanned there (see gear-wasm.ts).
+    const wasm = end >= WASM_MIN_PIECE ? gearScanner(GEAR) : undefined
+    if (wasm !== undefined) wasm.room(end).set(bytes)
     let start = 0 // first byte of `bytes` not yet assigned to an emitted chunk
     while (start < end) {
       // n: bytes of the current chunk before bytes[start] (held in `pending`)
@@ -103,31 +126,41 @@ export class FastCdc {
       const normal = Math.min(avgSize, limit)
       const maskS = this.maskS
       const maskL = this.maskL
-      const gear = GEAR_I32
-      // Two bytes per iteration (fewer loop checks); the cut test still runs after every byte.
-      for (; i + 1 < normal; i += 2) {
-        h = ((h << 1) + gear[bytes[base + i]!]!) | 0
-        if ((h & maskS) === 0) {
-          cut = i + 1
-          break
-        }
-        h = ((h << 1) + gear[bytes[base + i + 1]!]!) | 0
-        if ((h & maskS) === 0) {
-          cut = i + 2
-          break
-        }
-      }
-      if (cut < 0 && i < normal) {
-        h = ((h << 1) + gear[bytes[base + i]!]!) | 0
-        i++
-        if ((h & maskS) === 0) cut = i
-      }
-      if (cut < 0) {
-        for (; i < limit; i++) {
+      if (wasm !== undefined) {
+        // The same two loops as below, in WebAssembly; addresses are base + offset + GEAR_WASM_DATA.
+        const at = base + GEAR_WASM_DATA
+        wasm.h.value = h
+        let c = i < normal ? wasm.scan(at + i, at + normal, maskS) : -1
+        if (c < 0) c = wasm.scan(at + Math.max(i, normal), at + limit, maskL)
+        h = wasm.h.value as number
+        if (c >= 0) cut = c - at
+      } else {
+        const gear = GEAR_I32
+        // Two bytes per iteration (fewer loop checks); the cut test still runs after every byte.
+        for (; i + 1 < normal; i += 2) {
           h = ((h << 1) + gear[bytes[base + i]!]!) | 0
-          if ((h & maskL) === 0) {
+          if ((h & maskS) === 0) {
             cut = i + 1
             break
+          }
+          h = ((h << 1) + gear[bytes[base + i + 1]!]!) | 0
+          if ((h & maskS) === 0) {
+            cut = i + 2
+            break
+          }
+        }
+        if (cut < 0 && i < normal) {
+          h = ((h << 1) + gear[bytes[base + i]!]!) | 0
+          i++
+          if ((h & maskS) === 0) cut = i
+        }
+        if (cut < 0) {
+          for (; i < limit; i++) {
+            h = ((h << 1) + gear[bytes[base + i]!]!) | 0
+            if ((h & maskL) === 0) {
+              cut = i + 1
+              break
+            }
           }
         }
       }

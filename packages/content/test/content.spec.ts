@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
+import { readFileSync } from 'node:fs'
 import * as dagCbor from '@ipld/dag-cbor'
 import { formatHash, parseHash } from '@narthex/nix'
 import fc from 'fast-check'
 import { CID } from 'multiformats/cid'
 import * as Digest from 'multiformats/hashes/digest'
+import { GEAR_WASM_BASE64 } from '../src/gear-wasm.js'
 import {
   CHUNKER,
   CHUNKERS,
@@ -115,6 +117,32 @@ describe('FastCDC', () => {
       sizes,
       [78336, 53419, 75093, 72671, 116193, 41359, 88220, 76298, 81794, 71319, 76820, 81059, 87953, 48042]
     )
+  })
+
+  it('cuts the same in WebAssembly (pieces of 16 KiB and more) as in JavaScript (smaller pieces)', () => {
+    const data = detBytes(6 << 20, 'wasm and js')
+    for (const params of [CHUNKER, CHUNKERS['fastcdc-v1-16k']!, SMALL]) {
+      const cuts = (pieceSize: number) => {
+        const cdc = new FastCdc(params)
+        const sizes: number[] = []
+        for (let i = 0; i < data.length; i += pieceSize) {
+          for (const c of cdc.push(data.subarray(i, i + pieceSize))) sizes.push(c.length)
+        }
+        sizes.push(cdc.finish()?.length ?? 0)
+        return sizes
+      }
+      const js = cuts(16 * 1024 - 1)
+      assert.deepEqual(cuts(1 << 20), js) // WebAssembly
+      assert.deepEqual(cuts(5 << 20), js) // WebAssembly, the piece scanned in parts
+      assert.deepEqual(cuts(100_003), js)
+    }
+  })
+
+  it('runs the WebAssembly that gear.wat compiles to', async () => {
+    const wabt = await (await import('wabt')).default()
+    const wat = readFileSync(new URL('../src/gear.wat', import.meta.url), 'utf8')
+    const { buffer } = wabt.parseWat('gear.wat', wat).toBinary({})
+    assert.equal(Buffer.from(buffer).toString('base64'), GEAR_WASM_BASE64)
   })
 
   it('finds the same chunks however the stream is split, within the size limits', () => {

@@ -39,6 +39,7 @@ import {
   QUARANTINE_DIR,
   READ_AHEAD,
   SHARD_SUFFIX,
+  SYNC_DIRS_ON_THREADS,
   TMP_DIR,
   WRITE_BATCH,
   WRITE_CONCURRENCY,
@@ -269,7 +270,9 @@ export class LevelStore extends EventTarget {
     const dirs = [...this.dirtyDirs]
     this.dirtyDirs.clear()
     if (!this.fsync) return
-    await Promise.all(dirs.map((d) => syncDir(d)))
+    // Many directories (a large import): on the writer threads, which make the calls in a row; a few: here.
+    if (dirs.length > SYNC_DIRS_ON_THREADS && this.writers.ready) await this.writers.syncDirs(dirs)
+    else await Promise.all(dirs.map((d) => syncDir(d)))
   }
 
   // ---- chunks --------------------------------------------------------------------------------------------
