@@ -57,3 +57,13 @@ export const INGEST_READ_AHEAD: number = 8 * 1024 * 1024
  * thread (~1.5 ms per MiB) costs less than the round trips to the workers and their scheduling. 4 MiB.
  */
 export const HASH_WORKERS_MIN_BYTES: number = 4 * 1024 * 1024
+
+/**
+ * The shared memory an ingest on HashWorkers copies its pieces into (see shared-ring.ts): 32 MiB, enough for the
+ * read-ahead, the chunks waiting for digests and the chunks a store is writing, at ~0.1 ms of copying per MiB.
+ * A HashWorkers keeps the rings of finished ingests for the next ones (allocating shared memory is what is slow).
+ */
+export const INGEST_RING_BYTES: number = 32 * 1024 * 1024
+
+/** Rings a HashWorkers keeps for reuse once their ingests have finished (one per concurrent large import). */
+export const IDLE_RINGS: number = 2

@@ -14,10 +14,21 @@
  *
  * The chunker is synchronous and incremental: {@link FastCdc.push} takes bytes as they arrive, in pieces of any
  * size, and returns the chunks it completed; {@link FastCdc.finish} returns the last one. Chunks lying within one
- * pushed piece are returned as views of it (no copy); chunks that span pieces are copied once.
+ * pushed piece are returned as views of it (no copy); chunks that span pieces are copied once, unless the pieces
+ * lie back to back in one buffer (then the chunk is a view spanning them).
  */
 import { createHash } from 'node:crypto'
 import { InvalidChunkerParamsError } from './errors.js'
+import { GEAR_WASM_DATA, gearScanner } from './gear-wasm.js'
+
+/**
+ * Pieces of at least this many bytes are scanned in WebAssembly (copied into its memory first, ~0.1 ms per MiB):
+ * below, the call and the copy cost more than the JavaScript loop saves. 16 KiB.
+ */
+const WASM_MIN_PIECE = 16 * 1024
+
+/** Pieces larger than this are chunked in parts of this size, the most the WebAssembly memory grows to. 4 MiB. */
+const WASM_MAX_PIECE = 4 * 1024 * 1024
 
 /** Parameters of a content-defined chunker. `name` identifies the whole algorithm (table, masks and sizes). */
 export interface ChunkerParams {
@@ -84,9 +95,22 @@ export class FastCdc {
 
   /** Feed the next bytes of the stream; returns the chunks completed by them, in order. */
   push(bytes: Uint8Array): Uint8Array[] {
+    if (bytes.length <= WASM_MAX_PIECE) return this.pushPart(bytes)
+    // In parts, so that the WebAssembly scratch memory stays small; chunks spanning parts are views of `bytes`.
+    const out: Uint8Array[] = []
+    for (let at = 0; at < bytes.length; at += WASM_MAX_PIECE) {
+      for (const c of this.pushPart(bytes.subarray(at, at + WASM_MAX_PIECE))) out.push(c)
+    }
+    return out
+  }
+
+  private pushPart(bytes: Uint8Array): Uint8Array[] {
     const out: Uint8Array[] = []
     const { minSize, avgSize, maxSize } = this.params
     const end = bytes.length
+    // Pieces worth it are copied into the WebAssembly module's memory and scanned there (see gear-wasm.ts).
+    const wasm = end >= WASM_MIN_PIECE ? gearScanner(GEAR) : undefined
+    if (wasm !== undefined) wasm.room(end).set(bytes)
     let start = 0 // first byte of `bytes` not yet assigned to an emitted chunk
     while (start < end) {
       // n: bytes of the current chunk before bytes[start] (held in `pending`)
@@ -102,31 +126,41 @@ export class FastCdc {
       const normal = Math.min(avgSize, limit)
       const maskS = this.maskS
       const maskL = this.maskL
-      const gear = GEAR_I32
-      // Two bytes per iteration (fewer loop checks); the cut test still runs after every byte.
-      for (; i + 1 < normal; i += 2) {
-        h = ((h << 1) + gear[bytes[base + i]!]!) | 0
-        if ((h & maskS) === 0) {
-          cut = i + 1
-          break
-        }
-        h = ((h << 1) + gear[bytes[base + i + 1]!]!) | 0
-        if ((h & maskS) === 0) {
-          cut = i + 2
-          break
-        }
-      }
-      if (cut < 0 && i < normal) {
-        h = ((h << 1) + gear[bytes[base + i]!]!) | 0
-        i++
-        if ((h & maskS) === 0) cut = i
-      }
-      if (cut < 0) {
-        for (; i < limit; i++) {
+      if (wasm !== undefined) {
+        // The same two loops as below, in WebAssembly; addresses are base + offset + GEAR_WASM_DATA.
+        const at = base + GEAR_WASM_DATA
+        wasm.h.value = h
+        let c = i < normal ? wasm.scan(at + i, at + normal, maskS) : -1
+        if (c < 0) c = wasm.scan(at + Math.max(i, normal), at + limit, maskL)
+        h = wasm.h.value as number
+        if (c >= 0) cut = c - at
+      } else {
+        const gear = GEAR_I32
+        // Two bytes per iteration (fewer loop checks); the cut test still runs after every byte.
+        for (; i + 1 < normal; i += 2) {
           h = ((h << 1) + gear[bytes[base + i]!]!) | 0
-          if ((h & maskL) === 0) {
+          if ((h & maskS) === 0) {
             cut = i + 1
             break
+          }
+          h = ((h << 1) + gear[bytes[base + i + 1]!]!) | 0
+          if ((h & maskS) === 0) {
+            cut = i + 2
+            break
+          }
+        }
+        if (cut < 0 && i < normal) {
+          h = ((h << 1) + gear[bytes[base + i]!]!) | 0
+          i++
+          if ((h & maskS) === 0) cut = i
+        }
+        if (cut < 0) {
+          for (; i < limit; i++) {
+            h = ((h << 1) + gear[bytes[base + i]!]!) | 0
+            if ((h & maskL) === 0) {
+              cut = i + 1
+              break
+            }
           }
         }
       }
@@ -149,8 +183,7 @@ export class FastCdc {
   /** End of stream: the final (possibly short) chunk, or undefined when nothing is pending. */
   finish(): Uint8Array | undefined {
     if (this.pendingLength === 0) return undefined
-    const chunk =
-      this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingLength)
+    const chunk = joined(this.pending, this.pendingLength)
     this.reset()
     return chunk
   }
@@ -161,7 +194,7 @@ export class FastCdc {
     if (this.pendingLength === 0) chunk = bytes.subarray(from, to)
     else {
       this.pending.push(bytes.subarray(from, to))
-      chunk = Buffer.concat(this.pending, this.pendingLength + to - from)
+      chunk = joined(this.pending, this.pendingLength + to - from)
     }
     this.reset()
     return chunk
@@ -172,6 +205,22 @@ export class FastCdc {
     this.pendingLength = 0
     this.hash = 0
   }
+}
+
+/**
+ * One view of `pieces` (of `length` bytes in all): a view spanning them when they lie back to back in the same
+ * buffer (pieces copied one after the other into shared memory, see shared-ring.ts), otherwise a copy.
+ */
+function joined(pieces: readonly Uint8Array[], length: number): Uint8Array {
+  const first = pieces[0]!
+  if (pieces.length === 1) return first
+  let end = first.byteOffset + first.length
+  for (let i = 1; i < pieces.length; i++) {
+    const p = pieces[i]!
+    if (p.buffer !== first.buffer || p.byteOffset !== end) return Buffer.concat(pieces, length)
+    end += p.length
+  }
+  return new Uint8Array(first.buffer, first.byteOffset, length)
 }
 
 /** Chunk a whole buffer at once (tests, benchmarks). */

@@ -10,7 +10,9 @@
  * {@link HashWorkers.stop}. They keep the process alive only while a session is open.
  */
 import { Worker } from 'node:worker_threads'
+import { IDLE_RINGS, INGEST_RING_BYTES } from './constants.js'
 import { HashWorkerError } from './errors.js'
+import { SharedRing } from './shared-ring.js'
 
 /** The worker's code: plain JavaScript (a string, so it runs the same from source and from dist). */
 const WORKER_SOURCE = `
@@ -116,6 +118,19 @@ export class HashWorkers {
   private nextId = 1
   private open = 0
   private stopped = true
+  /** Shared memory of finished ingests, kept for the next ones. */
+  private readonly idleRings: SharedRing[] = []
+
+  /** A ring of shared memory for one ingest (see shared-ring.ts); give it back with {@link HashWorkers.returnRing}. */
+  takeRing(): SharedRing {
+    return this.idleRings.pop() ?? new SharedRing(INGEST_RING_BYTES)
+  }
+
+  /** Give back a ring nothing reads or writes any more (no worker, no consumer of its chunks). */
+  returnRing(ring: SharedRing): void {
+    ring.clear()
+    if (this.idleRings.length < IDLE_RINGS) this.idleRings.push(ring)
+  }
 
   /** Allow sessions; the workers themselves start with the first one. */
   start(): void {

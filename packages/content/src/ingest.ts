@@ -20,6 +20,7 @@ import {
   HASH_WORKERS_MIN_BYTES,
   INGEST_HASH_WINDOW,
   INGEST_READ_AHEAD,
+  INGEST_RING_BYTES,
   MANIFEST_VERSION,
   NAR_HASH_BACKLOG
 } from './constants.js'
@@ -33,6 +34,11 @@ export interface Chunk {
   readonly cid: CID
   readonly bytes: Uint8Array
   readonly offset: number
+  /**
+   * With `holdChunks`: call once when done with `bytes`, which may be reused afterwards. Otherwise it does
+   * nothing (the bytes are the caller's to keep).
+   */
+  readonly release: () => void
 }
 
 export interface IngestResult {
@@ -54,13 +60,25 @@ export interface IngestOptions {
    * (backpressure). A throw or rejection ends the ingest with that error.
    */
   readonly onChunk?: (chunk: Chunk) => void | Promise<void>
+  /**
+   * Whether onChunk keeps a chunk's bytes after its promise settles, until it calls `chunk.release()`. With
+   * `hashWorkers`, the bytes are then views of shared memory (see shared-ring.ts) that is reused once released,
+   * so the workers and the caller's own threads read them without a copy: every delivered chunk must be released
+   * (also when the ingest fails), and soon, since the ingest waits for releases when that memory is full. When
+   * false (the default), the bytes are the caller's to keep (with `hashWorkers`, a copy).
+   */
+  readonly holdChunks?: boolean
 }
 
 interface Pending {
   readonly bytes: Uint8Array
   readonly offset: number
   readonly digest: Promise<ArrayBuffer | Uint8Array>
+  ready: boolean
 }
+
+/** Pieces larger than this are cut before they go into the ring, so that it always has room for the next. */
+const RING_PIECE_DIVISOR = 8
 
 /**
  * Read `source` to its end once. The pieces it yields must not be modified afterwards (chunks may be views of
@@ -95,24 +113,74 @@ export async function ingestNar(
     yield* head
     if (!ended) yield* pieces
   }
-  const session: HashSession | undefined =
-    opts.hashWorkers?.running && !ended ? opts.hashWorkers.session() : undefined
+  const workers = opts.hashWorkers
+  const session: HashSession | undefined = workers?.running && !ended ? workers.session() : undefined
+  // The ring needs room for a chunk in progress besides the pieces around it.
+  const ring =
+    session !== undefined && params.maxSize * RING_PIECE_DIVISOR <= INGEST_RING_BYTES
+      ? workers!.takeRing()
+      : undefined
+  const maxPiece = ring === undefined ? Number.POSITIVE_INFINITY : ring.size / RING_PIECE_DIVISOR
   const narHasher = session === undefined ? createHash('sha256') : undefined
   const chunks: ManifestChunk[] = []
   const window: Pending[] = []
   let windowBytes = 0
   let narSize = 0
   let offset = 0
+  /** With a ring: how far the chunk worker has read the stream, and the delivered chunks not yet released. */
+  let digestedUpTo = 0
+  const leases: Array<{ start: number; released: boolean }> = []
+  let leased = 0
+  let ringDone = false
+  const giveBackRing = () => {
+    if (ring !== undefined && ringDone && leased === 0) workers!.returnRing(ring)
+  }
+  let wake: (() => void) | undefined
+  const poke = () => {
+    wake?.()
+    wake = undefined
+  }
 
   const deliver = async (p: Pending): Promise<void> => {
     const cid = rawCidFromDigest(new Uint8Array(await p.digest))
     chunks.push({ cid, size: p.bytes.length })
-    if (onChunk !== undefined) await onChunk({ cid, bytes: p.bytes, offset: p.offset })
+    if (onChunk === undefined) return
+    if (ring === undefined || !opts.holdChunks) {
+      // Without a ring the bytes are the source's; with one but a caller that keeps them, a copy.
+      const bytes = ring === undefined ? p.bytes : p.bytes.slice()
+      await onChunk({ cid, bytes, offset: p.offset, release: () => {} })
+      return
+    }
+    const lease = { start: p.offset, released: false }
+    leases.push(lease)
+    leased++
+    const release = () => {
+      if (lease.released) return
+      lease.released = true
+      leased--
+      while (leases.length > 0 && leases[0]!.released) leases.shift()
+      poke()
+      giveBackRing()
+    }
+    await onChunk({ cid, bytes: p.bytes, offset: p.offset, release })
+  }
+  const deliverReady = async (): Promise<void> => {
+    while (window.length > 0 && window[0]!.ready) {
+      const p = window.shift()!
+      windowBytes -= p.bytes.length
+      await deliver(p)
+    }
   }
   const enqueue = async (bytes: Uint8Array, digest: Promise<ArrayBuffer | Uint8Array>): Promise<void> => {
+    const p: Pending = { bytes, offset, digest, ready: false }
     // A digest failing while earlier chunks are still being delivered must not become an unhandled rejection.
-    digest.catch(() => {})
-    window.push({ bytes, offset, digest })
+    digest.then(
+      () => {
+        p.ready = true
+      },
+      () => {}
+    )
+    window.push(p)
     offset += bytes.length
     windowBytes += bytes.length
     while (windowBytes >= INGEST_HASH_WINDOW) {
@@ -135,7 +203,13 @@ export async function ingestNar(
       cuts.push(end - pieceStart)
     }
     const digests = session.digestCuts(piece, cuts)
-    digests.catch(() => {})
+    digests.then(
+      () => {
+        digestedUpTo = Math.max(digestedUpTo, pieceStart + piece.length)
+        poke()
+      },
+      () => {}
+    )
     for (let j = 0; j < found.length; j++) {
       await enqueue(
         found[j]!,
@@ -143,33 +217,62 @@ export async function ingestNar(
       )
     }
   }
+  /** Where everything before is no longer needed by the workers or the caller (ring mode). */
+  const freedUpTo = (): number =>
+    Math.min(narSize - session!.backlog, digestedUpTo, leases[0]?.start ?? window[0]?.offset ?? offset)
+  /** Copy `piece` into the ring, waiting for room (delivering chunks whose digests are in meanwhile). */
+  const intoRing = async (piece: Uint8Array, streamEnd: number): Promise<Uint8Array> => {
+    for (;;) {
+      ring!.free(freedUpTo())
+      const view = ring!.place(piece, streamEnd)
+      if (view !== undefined) return view
+      if (window.length > 0 && window[0]!.ready) {
+        await deliverReady()
+        continue
+      }
+      const progress: Promise<unknown>[] = [new Promise<void>((resolve) => (wake = resolve))]
+      if (window.length > 0) progress.push(window[0]!.digest)
+      if (session!.backlog > 0) progress.push(session!.drained(session!.backlog - 1))
+      await Promise.race(progress)
+      signal?.throwIfAborted()
+    }
+  }
+  const ingestPiece = async (read: Uint8Array): Promise<void> => {
+    let piece = read
+    if (session === undefined) narHasher!.update(piece)
+    else {
+      piece = ring === undefined ? toShared(read) : await intoRing(read, narSize + read.length)
+      session.update(piece)
+    }
+    narSize += piece.length
+    await enqueueAll(piece, cdc.push(piece))
+    if (ring !== undefined) await deliverReady()
+    // Bound what waits for the NarHash worker (the chunks hold their own bytes).
+    if (session !== undefined && session.backlog > NAR_HASH_BACKLOG)
+      await session.drained(NAR_HASH_BACKLOG / 2)
+  }
 
   let narDigest: Uint8Array
   try {
     for await (const read of all()) {
       signal?.throwIfAborted()
-      if (read.length === 0) continue
-      let piece = read
-      if (session === undefined) narHasher!.update(piece)
-      else {
-        piece = toShared(read)
-        session.update(piece)
+      for (let at = 0; at < read.length; at += maxPiece) {
+        await ingestPiece(at === 0 && read.length <= maxPiece ? read : read.subarray(at, at + maxPiece))
       }
-      narSize += piece.length
-      await enqueueAll(piece, cdc.push(piece))
-      // Bound what waits for the NarHash worker (the chunks hold their own bytes).
-      if (session !== undefined && session.backlog > NAR_HASH_BACKLOG)
-        await session.drained(NAR_HASH_BACKLOG / 2)
     }
     const last = cdc.finish()
     if (last !== undefined) await enqueueAll(new Uint8Array(0), [last])
     while (window.length > 0) {
       signal?.throwIfAborted()
-      await deliver(window.shift()!)
+      const p = window.shift()!
+      windowBytes -= p.bytes.length
+      await deliver(p)
     }
     narDigest = session === undefined ? narHasher!.digest() : await session.digest()
   } finally {
     session?.close()
+    ringDone = true
+    giveBackRing()
   }
   const narHash = formatSha256(narDigest)
   const manifest: Manifest = { version: MANIFEST_VERSION, chunker: params.name, narHash, narSize, chunks }

@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
+import { readFileSync } from 'node:fs'
 import * as dagCbor from '@ipld/dag-cbor'
 import { formatHash, parseHash } from '@narthex/nix'
 import fc from 'fast-check'
 import { CID } from 'multiformats/cid'
 import * as Digest from 'multiformats/hashes/digest'
+import { GEAR_WASM_BASE64 } from '../src/gear-wasm.js'
 import {
   CHUNKER,
   CHUNKERS,
@@ -115,6 +117,32 @@ describe('FastCDC', () => {
       sizes,
       [78336, 53419, 75093, 72671, 116193, 41359, 88220, 76298, 81794, 71319, 76820, 81059, 87953, 48042]
     )
+  })
+
+  it('cuts the same in WebAssembly (pieces of 16 KiB and more) as in JavaScript (smaller pieces)', () => {
+    const data = detBytes(6 << 20, 'wasm and js')
+    for (const params of [CHUNKER, CHUNKERS['fastcdc-v1-16k']!, SMALL]) {
+      const cuts = (pieceSize: number) => {
+        const cdc = new FastCdc(params)
+        const sizes: number[] = []
+        for (let i = 0; i < data.length; i += pieceSize) {
+          for (const c of cdc.push(data.subarray(i, i + pieceSize))) sizes.push(c.length)
+        }
+        sizes.push(cdc.finish()?.length ?? 0)
+        return sizes
+      }
+      const js = cuts(16 * 1024 - 1)
+      assert.deepEqual(cuts(1 << 20), js) // WebAssembly
+      assert.deepEqual(cuts(5 << 20), js) // WebAssembly, the piece scanned in parts
+      assert.deepEqual(cuts(100_003), js)
+    }
+  })
+
+  it('runs the WebAssembly that gear.wat compiles to', async () => {
+    const wabt = await (await import('wabt')).default()
+    const wat = readFileSync(new URL('../src/gear.wat', import.meta.url), 'utf8')
+    const { buffer } = wabt.parseWat('gear.wat', wat).toBinary({})
+    assert.equal(Buffer.from(buffer).toString('base64'), GEAR_WASM_BASE64)
   })
 
   it('finds the same chunks however the stream is split, within the size limits', () => {
@@ -411,6 +439,50 @@ describe('ingestNar', () => {
         assert.deepEqual(Buffer.concat(seen.map((c) => c.bytes)), data)
         for (const c of seen) verifyChunk(c.cid, c.bytes)
       }
+    })
+
+    it('with holdChunks, lends views of reused shared memory until each chunk is released', async () => {
+      // 48 MiB: more than the ring, so it wraps and is reused while chunks are still held by the caller.
+      const data = detBytes(48 << 20, 'ring')
+      const held: Chunk[] = []
+      let heldMost = 0
+      let delivered = 0
+      let shared = 0
+      const check = (c: Chunk) => {
+        verifyChunk(c.cid, c.bytes) // the bytes are still the chunk's until it is released
+        assert.ok(Buffer.from(c.bytes).equals(data.subarray(c.offset, c.offset + c.bytes.length)))
+        c.release()
+        c.release() // a second release does nothing
+      }
+      const r = await ingestNar(pieces(data, [1 << 20, 300_000, 5 << 20]), {
+        hashWorkers: workers,
+        holdChunks: true,
+        onChunk: (c) => {
+          if (c.bytes.buffer instanceof SharedArrayBuffer) shared++
+          held.push(c)
+          heldMost = Math.max(heldMost, held.length)
+          // Release out of order: every 7th at once, the others once 40 are held (the oldest first).
+          if (++delivered % 7 === 0) check(held.pop()!)
+          if (held.length >= 40) check(held.shift()!)
+        }
+      })
+      for (const c of held) check(c)
+      assert.equal(r.narHash, formatHash({ algorithm: 'sha256', digest: sha256(data) }))
+      assert.equal(r.narSize, data.length)
+      assert.ok(heldMost >= 30)
+      // Views of the ring, except the few chunks that span its wrap-around (copies).
+      assert.ok(shared >= delivered - 5, `${shared} of ${delivered} chunks in shared memory`)
+      // The ring was given back and is what the next ingest gets.
+      const ring = workers.takeRing()
+      assert.equal(workers.takeRing() === ring, false)
+      // Without holdChunks the chunks are the caller's: plain copies that stay valid.
+      const seen: Chunk[] = []
+      await ingestNar(pieces(data.subarray(0, 12 << 20), [1 << 20]), {
+        hashWorkers: workers,
+        onChunk: (c) => void seen.push(c)
+      })
+      assert.equal(seen[0]!.bytes.buffer instanceof SharedArrayBuffer, false)
+      assert.deepEqual(Buffer.concat(seen.map((c) => c.bytes)), data.subarray(0, 12 << 20))
     })
 
     it('runs concurrent ingests on the same workers without mixing them up', async () => {

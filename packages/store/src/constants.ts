@@ -42,6 +42,13 @@ export const WRITER_THREADS = 4
 export const WRITER_THREADS_MIN_CHUNKS = 64
 
 /**
+ * A commit that must fsync more shard directories than this does it on the writer threads (when running), with
+ * synchronous calls: 32, about where three thread-pool round trips per directory start to cost more than one
+ * message to each thread.
+ */
+export const SYNC_DIRS_ON_THREADS = 32
+
+/**
  * Groups of chunks (READ_GROUP_BYTES) read ahead, and verified on the thread pool, while a NAR is being streamed:
  * two, so one is being read while the consumer sends the other; ~2 MiB ahead of the consumer.
  */

@@ -41,6 +41,7 @@ import {
   READ_GROUP_BYTES,
   READ_PARALLEL,
   SHARD_SUFFIX,
+  SYNC_DIRS_ON_THREADS,
   TMP_DIR,
   WRITE_BATCH,
   WRITE_CONCURRENCY,
@@ -271,7 +272,9 @@ export class LevelStore extends EventTarget {
     const dirs = [...this.dirtyDirs]
     this.dirtyDirs.clear()
     if (!this.fsync) return
-    await Promise.all(dirs.map((d) => syncDir(d)))
+    // Many directories (a large import): on the writer threads, which make the calls in a row; a few: here.
+    if (dirs.length > SYNC_DIRS_ON_THREADS && this.writers.ready) await this.writers.syncDirs(dirs)
+    else await Promise.all(dirs.map((d) => syncDir(d)))
   }
 
   // ---- chunks --------------------------------------------------------------------------------------------
@@ -529,7 +532,8 @@ export class LevelStore extends EventTarget {
     const created: string[] = []
     const writes = new Set<Promise<void>>()
     let firstError: unknown
-    let batch: Array<{ key: string; bytes: Uint8Array }> = []
+    // Each chunk's bytes are held (shared memory the ingest reuses) until its file is written.
+    let batch: Array<{ key: string; bytes: Uint8Array; release: () => void }> = []
     let inFlight = 0
     let chunksSeen = 0
     const flush = () => {
@@ -539,6 +543,7 @@ export class LevelStore extends EventTarget {
       inFlight += items.length
       const w = this.writeBatch(items, { threads: chunksSeen >= WRITER_THREADS_MIN_CHUNKS }).then(
         ({ created: made, error }) => {
+          for (const item of items) item.release()
           inFlight -= items.length
           created.push(...made)
           if (error !== undefined) firstError ??= error
@@ -569,13 +574,17 @@ export class LevelStore extends EventTarget {
         signal,
         params: this.init.chunker ?? CHUNKER,
         hashWorkers: this.hashWorkers,
-        onChunk: async ({ cid, bytes }) => {
-          if (firstError !== undefined) throw firstError
+        holdChunks: true,
+        onChunk: async ({ cid, bytes, release }) => {
           const key = cid.toString()
-          if (used.has(key)) return
+          if (firstError !== undefined || used.has(key)) {
+            release()
+            if (firstError !== undefined) throw firstError
+            return
+          }
           used.add(key)
           this.chunksInUse.add(key)
-          batch.push({ key, bytes })
+          batch.push({ key, bytes, release })
           chunksSeen++
           if (batch.length >= WRITE_BATCH) flush()
           while (inFlight >= (this.init.writeConcurrency ?? WRITE_CONCURRENCY)) await Promise.race(writes)
@@ -598,6 +607,8 @@ export class LevelStore extends EventTarget {
       })
       return { ...entry, created: created.length }
     } catch (err) {
+      for (const item of batch) item.release()
+      batch = []
       await Promise.allSettled([...writes])
       release()
       await this.removeUnreferenced(created).catch((e) => log('cleanup after failed import: %O', e))
