@@ -108,3 +108,8 @@ export class NotStartedError extends Error {
 export class InvalidManifestRootError extends Error {
   override name = 'InvalidManifestRootError'
 }
+
+/** The installed kad-dht lacks an internal the announcer's sweep relies on (an upgrade changed it). */
+export class DhtInternalsError extends Error {
+  override name = 'DhtInternalsError'
+}
