@@ -8,8 +8,13 @@
 import assert from 'node:assert/strict'
 import { formatReport, runSoak } from '../bench/p2p/soak-harness.js'
 
-/** File descriptors a process may gain after the warm-up (a connection being redialled, a level file). */
+/** File descriptors the client or the long-lived seeder may gain after the warm-up (a redialled connection). */
 const FD_SLACK = 24
+/**
+ * The swarm process holds ten nodes; each restart of the churn seeder reconnects it to the others (two descriptors
+ * per connection inside one process) and reopens its level datastore, so its count swings by ~30-40.
+ */
+const FD_SLACK_SWARM = 64
 /** Heap growth per minute (after a forced GC) above which the soak calls it a leak. */
 const HEAP_SLOPE_MIB_PER_MIN = 8
 
@@ -30,7 +35,7 @@ describe('churn soak: many seeders, some malicious, one restarting, a client dow
     })
     for (const line of formatReport(report)) console.log(`      ${line}`)
     assert.ok(report.downloads >= 10, `only ${report.downloads} downloads in 60 s`)
-    assert.ok(report.restarts >= 5, `the churn seeder restarted ${report.restarts} times`)
+    assert.ok(report.restarts >= 3, `the churn seeder restarted ${report.restarts} times`)
     assert.deepEqual(report.failures, {})
     assert.equal(report.successRate, 1)
     assert.equal(report.badChunksAccepted, 0)
@@ -41,7 +46,8 @@ describe('churn soak: many seeders, some malicious, one restarting, a client dow
       seeder: report.seeder,
       swarm: report.swarm
     })) {
-      assert.ok(s.fds.max - s.fds.first <= FD_SLACK, `${name} fds ${s.fds.first} → max ${s.fds.max}`)
+      const slack = name === 'swarm' ? FD_SLACK_SWARM : FD_SLACK
+      assert.ok(s.fds.max - s.fds.first <= slack, `${name} fds ${s.fds.first} → max ${s.fds.max}`)
       assert.ok(
         s.heapSlopeMiBPerMin < HEAP_SLOPE_MIB_PER_MIN,
         `${name} heap slope ${s.heapSlopeMiBPerMin.toFixed(2)} MiB/min`

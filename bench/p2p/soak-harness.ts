@@ -76,6 +76,7 @@ export interface SoakReport {
   readonly successRate: number
   readonly bytes: number
   readonly restarts: number
+  readonly restartMs: { readonly median: number; readonly max: number }
   readonly badChunksDetected: number
   readonly badChunksAccepted: number
   readonly honestBanned: number
@@ -93,6 +94,8 @@ interface Child {
   readonly samples: Sample[]
   readonly ready: Promise<Record<string, unknown>>
   readonly restarts: number
+  /** How long each restart of the churn seeder took (stop, start, listening again). */
+  readonly restartMs: number[]
 }
 
 function startChild(options: SoakNodeOptions, log: (l: string) => void): Child {
@@ -106,6 +109,7 @@ function startChild(options: SoakNodeOptions, log: (l: string) => void): Child {
     { cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'] }
   )
   const samples: Sample[] = []
+  const restartMs: number[] = []
   let restarts = 0
   const ready = new Promise<Record<string, unknown>>((resolve, reject) => {
     let buf = ''
@@ -116,8 +120,10 @@ function startChild(options: SoakNodeOptions, log: (l: string) => void): Child {
         buf = buf.slice(nl + 1)
         if (line.type === 'ready') resolve(line)
         else if (line.type === 'sample') samples.push(line as unknown as Sample)
-        else if (line.type === 'restart') restarts = line.restarts as number
-        else if (line.type === 'error') log(`${options.role}: ${line.message as string}`)
+        else if (line.type === 'restart') {
+          restarts = line.restarts as number
+          restartMs.push(line.ms as number)
+        } else if (line.type === 'error') log(`${options.role}: ${line.message as string}`)
       }
     })
     child.on('exit', (code, signal) => reject(new Error(`${options.role} exited ${code ?? signal}`)))
@@ -127,6 +133,7 @@ function startChild(options: SoakNodeOptions, log: (l: string) => void): Child {
     child,
     samples,
     ready,
+    restartMs,
     get restarts() {
       return restarts
     }
@@ -217,6 +224,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
       bootstrap: string
       honest: string[]
       malicious: Record<string, Behaviour>
+      addrs: string[]
     }
     log(`swarm ready: ${ready.honest.length} honest, ${Object.keys(ready.malicious).length} malicious`)
     seeder = startChild({ role: 'seeder', ...base, bootstrap: ready.bootstrap }, log)
@@ -229,6 +237,10 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
       bootstrap: [ready.bootstrap]
     })
     const node = client
+    // Like a shim that used them before: connected to every seeder at the start, so the malicious ones are met
+    // from the first download on (discovery tries connected peers first, then the DHT).
+    const { multiaddr } = await import('@multiformats/multiaddr')
+    await Promise.all(ready.addrs.map((a) => node.dial(multiaddr(a)).catch(() => {})))
 
     const gc = exposeGc()
     const t0 = Date.now()
@@ -327,6 +339,13 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
       successRate: downloads === 0 ? 0 : ok / downloads,
       bytes,
       restarts: swarm.restarts,
+      restartMs: {
+        median: quantile(
+          [...swarm.restartMs].sort((a, b) => a - b),
+          0.5
+        ),
+        max: Math.max(0, ...swarm.restartMs)
+      },
       badChunksDetected: badDetected,
       badChunksAccepted: badAccepted,
       honestBanned: bannedHonest.size,
@@ -357,7 +376,8 @@ export function formatReport(r: SoakReport): string[] {
     `${s.fds.first} → ${s.fds.last} (min ${s.fds.min}, max ${s.fds.max}, slope ${s.fdSlopePerMin.toFixed(1)}/min)`
   return [
     `${r.nodes} nodes; ${r.downloads} downloads, ${r.ok} ok (${(r.successRate * 100).toFixed(1)} %), ` +
-      `${(r.bytes / MiB).toFixed(0)} MiB; failures ${JSON.stringify(r.failures)}; churn restarts ${r.restarts}`,
+      `${(r.bytes / MiB).toFixed(0)} MiB; failures ${JSON.stringify(r.failures)}; churn restarts ${r.restarts} ` +
+      `(median ${r.restartMs.median} ms, max ${r.restartMs.max} ms)`,
     `bad chunks detected ${r.badChunksDetected}, accepted ${r.badChunksAccepted}; banned malicious ` +
       `${r.maliciousBanned}, honest ${r.honestBanned}; stalls ${r.stalls}, resets ${r.resets}; download ms ` +
       `median ${r.downloadMs.median}, p95 ${r.downloadMs.p95}, max ${r.downloadMs.max}`,

@@ -95,7 +95,8 @@ if (options.role === 'seeder') {
   honest.push(churn.node.peerId.toString())
   await Promise.all([...seeders, churn].map((s) => s.announcer.onIdle()))
   const failed = [...seeders, churn].reduce((n, s) => n + s.announcer.stats.failed, 0)
-  emit({ type: 'ready', bootstrap: options.bootstrap, honest, malicious, failed })
+  const addrs = [...seeders, churn].map((s) => s.node.getMultiaddrs()[0]!.toString())
+  emit({ type: 'ready', bootstrap: options.bootstrap, honest, malicious, failed, addrs })
   restarting = () => busy
   let busy = false
   restartTimer = setInterval(() => {

@@ -110,7 +110,7 @@ export class Announcer {
     if (this.running) return
     this.running = true
     this.controller = new AbortController()
-    // Every ADD_PROVIDER message in flight listens on it (up to ANNOUNCE_MESSAGE_CONCURRENCY per sweep).
+    // Every stream and walk of the sweeps in flight listens on it.
     setMaxListeners(Number.POSITIVE_INFINITY, this.controller.signal)
     const reannounce = this.init.reannounceAfterMs ?? REANNOUNCE_AFTER_MS
     const every = this.init.checkIntervalMs ?? Math.max(1000, Math.floor(reannounce / 60))

@@ -133,7 +133,7 @@ export const REANNOUNCE_AFTER_MS = PROVIDER_RECORD_VALIDITY_MS / 2
 
 /**
  * Announcement sweeps in flight (provider-sweep.ts). Two overlap the walk of one with the messages of the other;
- * more only add walks, since one sweep already keeps ANNOUNCE_MESSAGE_CONCURRENCY messages in flight.
+ * more only add walks, since one sweep already keeps a stream to every closest peer busy.
  */
 export const ANNOUNCE_CONCURRENCY = 2
 
@@ -144,13 +144,16 @@ export const ANNOUNCE_CONCURRENCY = 2
 export const ANNOUNCE_BATCH = 1024
 
 /**
- * ADD_PROVIDER messages in flight from one announcer. Each is one short stream; 64 keeps a 20-peer network's
- * connections busy without approaching kad-dht's 32 inbound streams per connection on any one peer.
+ * Peers a sweep sends its ADD_PROVIDER messages to at once, one stream each carrying all of that peer's messages
+ * for the region: k = 20 covers every closest peer of a region in parallel.
  */
-export const ANNOUNCE_MESSAGE_CONCURRENCY = 64
+export const ANNOUNCE_STREAM_CONCURRENCY = 20
 
-/** ADD_PROVIDER messages in flight to one peer: a quarter of kad-dht's 32 inbound streams per connection. */
-export const ANNOUNCE_PEER_CONCURRENCY = 8
+/**
+ * A peer's stream of ADD_PROVIDER messages (up to ANNOUNCE_BATCH of them, each a datastore write on the peer)
+ * that the peer has not closed in this long has failed; its CIDs are retried.
+ */
+export const ANNOUNCE_STREAM_TIMEOUT_MS = 60_000
 
 /** One walk of a sweep that has not finished in this long is abandoned (the DHT's own default is 180 s). */
 export const ANNOUNCE_WALK_TIMEOUT_MS = 30_000

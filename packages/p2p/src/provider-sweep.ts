@@ -12,21 +12,24 @@
  * - For each key of the region the candidates are the walk's peers plus the k closest peers of our routing
  *   table; the k closest candidates by XOR distance get the record. Every peer sharing z + 1 bits with the key
  *   (the closest ones, where a lookup for the key ends) is among them.
- * - Messages go out with bounded concurrency, overall and per peer (kad-dht accepts 32 inbound streams per
- *   connection; more fail). An acknowledgement is a message written without error, as for provide().
+ * - Each peer gets all its messages of a region on one stream (kad-dht's handler reads messages until the stream
+ *   ends), instead of one stream per message as provide() opens: a stream open costs a multistream-select round
+ *   trip. A peer's messages count as acknowledged when the peer closes the stream cleanly, which its handler does
+ *   only after handling every message; provide() counts a message written without error.
  *
- * It uses kad-dht 16 internals (`network.sendMessage`, `routingTable.closestPeers`, `providers.addProvider`),
+ * It uses kad-dht 16 internals (`protocol`, `routingTable.closestPeers`, `providers.addProvider`) and writes its
+ * wire format (dht.proto's Message) itself;
  * checked when the sweep is built: an upgrade that changes them fails loudly (DhtInternalsError), not silently.
  */
 import { createHash } from 'node:crypto'
-import type { PeerId } from '@libp2p/interface'
-import { type KadDHT, MessageType } from '@libp2p/kad-dht'
+import type { PeerId, Stream } from '@libp2p/interface'
+import type { KadDHT } from '@libp2p/kad-dht'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import debug from 'debug'
 import type { CID } from 'multiformats/cid'
 import {
-  ANNOUNCE_MESSAGE_CONCURRENCY,
-  ANNOUNCE_PEER_CONCURRENCY,
+  ANNOUNCE_STREAM_CONCURRENCY,
+  ANNOUNCE_STREAM_TIMEOUT_MS,
   ANNOUNCE_WALK_TIMEOUT_MS,
   DHT_K
 } from './constants.js'
@@ -37,22 +40,16 @@ const log = debug('narthex:p2p:sweep')
 /** The parts of kad-dht 16's KadDHT class the sweep uses (not in its public types). */
 interface KadInternals {
   readonly k: number
-  readonly network: {
-    sendMessage(
-      to: PeerId,
-      msg: object,
-      options: { signal?: AbortSignal }
-    ): AsyncIterable<{ name: string; error?: Error }>
-  }
+  readonly protocol: string
   readonly routingTable: { closestPeers(kadId: Uint8Array, options: { count: number }): PeerId[] }
   readonly providers: { addProvider(cid: CID, provider: PeerId, options?: object): Promise<void> }
 }
 
 export interface ProviderSweepInit {
-  /** Messages in flight overall (default ANNOUNCE_MESSAGE_CONCURRENCY). */
-  readonly messageConcurrency?: number
-  /** Messages in flight to one peer (default ANNOUNCE_PEER_CONCURRENCY). */
-  readonly peerConcurrency?: number
+  /** Peers sent their messages at once, one stream each (default ANNOUNCE_STREAM_CONCURRENCY). */
+  readonly streamConcurrency?: number
+  /** One peer's stream of messages that has not been closed by the peer in this long failed (default 60 s). */
+  readonly streamTimeoutMs?: number
   /** One walk that takes longer than this is abandoned; its keys get no acknowledgements (default 30 s). */
   readonly walkTimeoutMs?: number
 }
@@ -72,6 +69,54 @@ interface Key {
 interface Candidate {
   readonly id: PeerId
   readonly kadId: Uint8Array
+}
+
+/** A PING Message (type = 5), varint-length-prefixed; kad-dht echoes it. */
+const PING_FRAME = Uint8Array.of(2, 0x08, 5)
+
+/** Frames concatenated into one write (each ~100 bytes). */
+const FRAMES_PER_SEND = 256
+
+function varint(n: number): number[] {
+  const out: number[] = []
+  while (n >= 0x80) {
+    out.push((n & 0x7f) | 0x80)
+    n >>>= 7
+  }
+  out.push(n)
+  return out
+}
+
+function field(tag: number, bytes: Uint8Array): Uint8Array {
+  const head = [tag, ...varint(bytes.byteLength)]
+  const out = new Uint8Array(head.length + bytes.byteLength)
+  out.set(head)
+  out.set(bytes, head.length)
+  return out
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0))
+  let o = 0
+  for (const p of parts) {
+    out.set(p, o)
+    o += p.byteLength
+  }
+  return out
+}
+
+/** kad-dht's PeerInfo message: id = 1, multiaddrs = 2 (dht.proto). */
+function encodePeerInfo(id: Uint8Array, multiaddrs: Uint8Array[]): Uint8Array {
+  return concat([field(0x0a, id), ...multiaddrs.map((m) => field(0x12, m))])
+}
+
+/**
+ * One varint-length-prefixed ADD_PROVIDER Message, as kad-dht writes it: type = 1 (ADD_PROVIDER = 2), key = 2
+ * (the multihash), providers = 9 (one PeerInfo: us).
+ */
+function encodeAddProvider(key: Uint8Array, provider: Uint8Array): Uint8Array {
+  const body = concat([Uint8Array.of(0x08, 2), field(0x12, key), field(0x4a, provider)])
+  return concat([Uint8Array.from(varint(body.byteLength)), body])
 }
 
 function sha256(bytes: Uint8Array): Uint8Array {
@@ -125,12 +170,14 @@ export class ProviderSweep {
   readonly stats: SweepStats = { walks: 0, messages: 0, acks: 0, errors: 0 }
   private readonly dht: KadDHT & KadInternals
   private readonly kadIds = new Map<string, Uint8Array>()
+  private readonly protocol: string
 
   constructor(
     private readonly components: {
       readonly node: {
         readonly peerId: PeerId
         getMultiaddrs(): Multiaddr[]
+        dialProtocol(peer: PeerId, protocol: string, options?: { signal?: AbortSignal }): Promise<Stream>
         readonly services: { readonly dht: KadDHT }
       }
     },
@@ -138,13 +185,16 @@ export class ProviderSweep {
   ) {
     const dht = components.node.services.dht as KadDHT & Partial<KadInternals>
     if (
-      typeof dht.network?.sendMessage !== 'function' ||
+      typeof dht.protocol !== 'string' ||
       typeof dht.routingTable?.closestPeers !== 'function' ||
       typeof dht.providers?.addProvider !== 'function'
     ) {
-      throw new DhtInternalsError('kad-dht lacks network.sendMessage, routingTable.closestPeers or providers')
+      throw new DhtInternalsError(
+        'kad-dht lacks protocol, routingTable.closestPeers or providers.addProvider'
+      )
     }
     this.dht = dht as KadDHT & KadInternals
+    this.protocol = this.dht.protocol
   }
 
   private peerKadId(id: PeerId): Uint8Array {
@@ -209,22 +259,12 @@ export class ProviderSweep {
     signal: AbortSignal | undefined
   ): Promise<void> {
     const self = this.components.node.peerId
-    const addrs = this.components.node.getMultiaddrs()
-    const provider = { id: self.toMultihash().bytes, multiaddrs: addrs.map((m) => m.bytes) }
-    const concurrency = this.init.messageConcurrency ?? ANNOUNCE_MESSAGE_CONCURRENCY
-    const global = new Limit(concurrency)
-    // Sends created but not finished; bounds the memory of a large region.
-    const queued = new Limit(concurrency * 4)
-    const perPeer = new Map<string, Limit>()
-    const peerLimit = (id: string): Limit => {
-      let l = perPeer.get(id)
-      if (l === undefined) {
-        l = new Limit(this.init.peerConcurrency ?? ANNOUNCE_PEER_CONCURRENCY)
-        perPeer.set(id, l)
-      }
-      return l
-    }
-    const sends: Array<Promise<void>> = []
+    const provider = encodePeerInfo(
+      self.toMultihash().bytes,
+      this.components.node.getMultiaddrs().map((m) => m.bytes)
+    )
+    // The ADD_PROVIDER messages each peer gets, as encoded frames, and the CIDs they announce.
+    const perPeer = new Map<string, { id: PeerId; frames: Uint8Array[]; cids: string[] }>()
     for (const key of keys) {
       signal?.throwIfAborted()
       const candidates = new Map<string, Candidate>()
@@ -237,51 +277,71 @@ export class ProviderSweep {
         .sort((a, b) => compareDistance(key.kadId, a.kadId, b.kadId))
         .slice(0, k)
       await this.dht.providers.addProvider(key.cid, self)
-      const msg = {
-        type: MessageType.ADD_PROVIDER,
-        key: key.cid.multihash.bytes,
-        providers: [provider]
-      }
-      const cidKey = key.cid.toString()
+      const frame = encodeAddProvider(key.cid.multihash.bytes, provider)
+      const cid = key.cid.toString()
       for (const peer of closest) {
-        const lane = peerLimit(peer.id.toString())
-        await queued.acquire()
-        sends.push(
-          (async () => {
-            await lane.acquire()
-            await global.acquire()
-            try {
-              if (await this.send(peer.id, msg, signal)) acks.set(cidKey, (acks.get(cidKey) ?? 0) + 1)
-            } finally {
-              global.release()
-              lane.release()
-              queued.release()
-            }
-          })()
-        )
+        const id = peer.id.toString()
+        let entry = perPeer.get(id)
+        if (entry === undefined) {
+          entry = { id: peer.id, frames: [], cids: [] }
+          perPeer.set(id, entry)
+        }
+        entry.frames.push(frame)
+        entry.cids.push(cid)
       }
     }
-    await Promise.all(sends)
+    // One stream per peer carries all its messages (kad-dht's handler reads messages until the stream ends).
+    const limit = new Limit(this.init.streamConcurrency ?? ANNOUNCE_STREAM_CONCURRENCY)
+    await Promise.all(
+      [...perPeer.values()].map(async (p) => {
+        await limit.acquire()
+        try {
+          this.stats.messages += p.frames.length
+          if (await this.sendAll(p.id, p.frames, signal)) {
+            this.stats.acks += p.frames.length
+            for (const cid of p.cids) acks.set(cid, (acks.get(cid) ?? 0) + 1)
+          } else {
+            this.stats.errors += p.frames.length
+          }
+        } finally {
+          limit.release()
+        }
+      })
+    )
   }
 
-  private async send(peer: PeerId, msg: object, signal: AbortSignal | undefined): Promise<boolean> {
-    this.stats.messages++
-    let ok = false
+  /**
+   * Write every frame on one DHT stream, then a PING, and wait for the PING's echo: kad-dht's handler handles
+   * the messages of a stream one after another, so the echo means every ADD_PROVIDER before it was stored. A
+   * reset, an error or a timeout acknowledges none.
+   */
+  private async sendAll(
+    peer: PeerId,
+    frames: Uint8Array[],
+    signal: AbortSignal | undefined
+  ): Promise<boolean> {
+    const timeout = AbortSignal.timeout(this.init.streamTimeoutMs ?? ANNOUNCE_STREAM_TIMEOUT_MS)
+    const s = signal !== undefined ? AbortSignal.any([signal, timeout]) : timeout
+    let stream: Stream | undefined
+    const onAbort = (): void => stream?.abort(new Error('announce stream timed out'))
+    s.addEventListener('abort', onAbort, { once: true })
     try {
-      for await (const ev of this.dht.network.sendMessage(
-        peer,
-        msg,
-        signal !== undefined ? { signal } : {}
-      )) {
-        if (ev.name === 'PEER_RESPONSE') ok = true
-        else if (ev.name === 'QUERY_ERROR') ok = false
+      stream = await this.components.node.dialProtocol(peer, this.protocol, { signal: s })
+      for (let i = 0; i < frames.length; i += FRAMES_PER_SEND) {
+        const batch = concat(frames.slice(i, i + FRAMES_PER_SEND))
+        if (!stream.send(batch)) await stream.onDrain({ signal: s })
       }
+      stream.send(PING_FRAME)
+      const reply = await stream[Symbol.asyncIterator]().next()
+      if (reply.done === true) return false
+      await stream.close({ signal: s }).catch((err: Error) => stream?.abort(err))
+      return true
     } catch (err) {
-      log('ADD_PROVIDER to %s failed: %s', peer.toString(), (err as Error).message)
-      ok = false
+      log('ADD_PROVIDER stream to %s failed: %s', peer.toString(), (err as Error).message)
+      stream?.abort(err as Error)
+      return false
+    } finally {
+      s.removeEventListener('abort', onAbort)
     }
-    if (ok) this.stats.acks++
-    else this.stats.errors++
-    return ok
   }
 }
