@@ -20,7 +20,9 @@ const { values } = parseArgs({
     nodes: { type: 'string', default: '20' },
     nars: { type: 'string', default: '10000' },
     samples: { type: 'string', default: '50' },
-    concurrency: { type: 'string', default: '4' },
+    concurrency: { type: 'string' },
+    seq: { type: 'string', default: '30' },
+    check: { type: 'string', default: '50' },
     alpha: { type: 'string' },
     paths: { type: 'string' }
   }
@@ -57,7 +59,7 @@ const bootAddr = boot.getMultiaddrs()[0]!.toString()
 const nodes = [boot]
 for (let i = 1; i < NODES; i++)
   nodes.push(await createNode({ ...local, dhtServer: true, bootstrap: [bootAddr] }))
-const deadline = Date.now() + 60_000
+const deadline = Date.now() + 180_000
 while (Date.now() < deadline && nodes.some((n) => rt(n) < Math.min(10, NODES - 1))) {
   await new Promise((r) => setTimeout(r, 200))
 }
@@ -70,10 +72,14 @@ for (let i = 0; i < SAMPLES; i++) {
   const node = nodes[(i * 7) % NODES]!
   const s = performance.now()
   let a = 0
-  for await (const ev of node.services.dht.provide(cidOf(i, 'sample'), {
-    signal: AbortSignal.timeout(30_000)
-  })) {
-    if (ev.name === 'PEER_RESPONSE' && ev.messageName === 'ADD_PROVIDER') a++
+  try {
+    for await (const ev of node.services.dht.provide(cidOf(i, 'sample'), {
+      signal: AbortSignal.timeout(30_000)
+    })) {
+      if (ev.name === 'PEER_RESPONSE' && ev.messageName === 'ADD_PROVIDER') a++
+    }
+  } catch (err) {
+    console.error(`  provide sample ${i}: ${(err as Error).name}`)
   }
   provideMs.push(performance.now() - s)
   acks.push(a)
@@ -87,11 +93,15 @@ for (let i = 0; i < SAMPLES; i++) {
   const node = nodes[(i * 7 + 3) % NODES]!
   const s = performance.now()
   let first: number | undefined
-  for await (const ev of node.services.dht.findProviders(cidOf(i, 'sample'), {
-    signal: AbortSignal.timeout(30_000)
-  })) {
-    if (ev.name === 'PROVIDER' && ev.providers.length > 0 && first === undefined)
-      first = performance.now() - s
+  try {
+    for await (const ev of node.services.dht.findProviders(cidOf(i, 'sample'), {
+      signal: AbortSignal.timeout(30_000)
+    })) {
+      if (ev.name === 'PROVIDER' && ev.providers.length > 0 && first === undefined)
+        first = performance.now() - s
+    }
+  } catch (err) {
+    console.error(`  findProviders sample ${i}: ${(err as Error).name}`)
   }
   fullMs.push(performance.now() - s)
   if (first !== undefined) {
@@ -102,18 +112,25 @@ for (let i = 0; i < SAMPLES; i++) {
 
 // 3. Sequential provide() of a sample (the baseline), then the Announcer over NARS CIDs.
 const seeder = nodes[NODES - 1]!
-const seqN = Math.min(100, NARS)
+const seqN = Math.min(Number(values.seq), NARS)
 const seqStart = performance.now()
 for (let i = 0; i < seqN; i++) {
-  for await (const _ of seeder.services.dht.provide(cidOf(i, 'seq'), {
-    signal: AbortSignal.timeout(30_000)
-  })) {
-    // drain
+  try {
+    for await (const _ of seeder.services.dht.provide(cidOf(i, 'seq'), {
+      signal: AbortSignal.timeout(30_000)
+    })) {
+      // drain
+    }
+  } catch (err) {
+    console.error(`  sequential provide ${i}: ${(err as Error).name}`)
   }
 }
 const seqPerCid = (performance.now() - seqStart) / seqN
 
-const announcer = new Announcer({ node: seeder }, { concurrency: Number(values.concurrency) })
+const announcer = new Announcer(
+  { node: seeder },
+  values.concurrency !== undefined ? { concurrency: Number(values.concurrency) } : {}
+)
 announcer.start()
 const aStart = performance.now()
 let lastReport = aStart
@@ -130,6 +147,29 @@ await announcer.onIdle()
 const aMs = performance.now() - aStart
 announcer.stop()
 
+// 4. Correctness: a fresh node, connected only to the bootstrap node, finds the seeder for random NARs.
+const fresh = await createNode({ ...local, dhtServer: false, bootstrap: [bootAddr] })
+while (fresh.getConnections().length === 0) await new Promise((r) => setTimeout(r, 100))
+const CHECK = Math.min(Number(values.check), NARS)
+let foundSeeder = 0
+const checkMs: number[] = []
+for (let i = 0; i < CHECK; i++) {
+  const cid = cidOf(Math.floor(Math.random() * NARS), 'nar')
+  const s = performance.now()
+  try {
+    for await (const ev of fresh.services.dht.findProviders(cid, { signal: AbortSignal.timeout(30_000) })) {
+      if (ev.name === 'PROVIDER' && ev.providers.some((p) => p.id.equals(seeder.peerId))) {
+        foundSeeder++
+        break
+      }
+    }
+  } catch (err) {
+    console.error(`  check lookup ${i}: ${(err as Error).name}`)
+  }
+  checkMs.push(performance.now() - s)
+}
+await fresh.stop()
+
 console.log(`\nDHT, ${NODES} nodes on loopback in one process, ${SAMPLES} samples, ${JSON.stringify(dht)}`)
 console.log('| measure | result |')
 console.log('|---|---|')
@@ -142,7 +182,10 @@ console.log(
   `| sequential provide() (baseline) | ${seqPerCid.toFixed(0)} ms per CID → ${((seqPerCid * NARS) / 1000).toFixed(0)} s for ${NARS} |`
 )
 console.log(
-  `| Announcer, ${NARS} NARs, concurrency ${values.concurrency} | ${(aMs / 1000).toFixed(0)} s (${(aMs / NARS).toFixed(1)} ms per NAR, ${(seqPerCid / (aMs / NARS)).toFixed(1)}x sequential); announced ${announcer.stats.announced}, failed ${announcer.stats.failed}, retries ${announcer.stats.retries}, acks ${announcer.stats.acks} |`
+  `| Announcer (sweep), ${NARS} NARs | ${(aMs / 1000).toFixed(0)} s (${(aMs / NARS).toFixed(1)} ms per NAR, ${(seqPerCid / (aMs / NARS)).toFixed(1)}x sequential); announced ${announcer.stats.announced}, failed ${announcer.stats.failed}, retries ${announcer.stats.retries}, acks ${announcer.stats.acks}; ${announcer.sweep.stats.walks} walks, ${announcer.sweep.stats.messages} messages, ${announcer.sweep.stats.errors} errors |`
+)
+console.log(
+  `| fresh node finds the seeder (random announced NARs) | ${foundSeeder}/${CHECK}; ${stats(checkMs)} |`
 )
 await Promise.all(nodes.map((n) => n.stop()))
 process.exit(0)

@@ -1,35 +1,41 @@
 /**
  * Announces the NAR CIDs a seeder holds in the DHT, in the background.
  *
- * - A FIFO queue (deduplicated) worked by `concurrency` workers: kad-dht 16 loses records silently when more
- *   than ~5 provide() calls run at once, so the bound is deliberate.
- * - Each provide() counts acknowledged ADD_PROVIDER messages; fewer than `minAcks` (capped by the size of the
+ * - A FIFO queue (deduplicated) worked by `concurrency` workers, each taking up to `batch` CIDs at a time and
+ *   announcing them in one sweep (provider-sweep.ts): one DHT walk per region of the key space, then ADD_PROVIDER
+ *   messages straight to the closest peers of each CID, with bounded concurrency. kad-dht's provide() walks once
+ *   per CID, which made 10,000 NARs take over an hour (docs/benchmarks.md "p2p").
+ * - Each CID counts its acknowledged ADD_PROVIDER messages; fewer than `minAcks` (capped by the size of the
  *   routing table) is a failure, retried with exponential backoff up to `maxAttempts`.
  * - Every announced CID is re-announced `reannounceAfterMs` after its last success, before the provider records
  *   expire on the peers that hold them; a CID whose attempts all failed is retried at the next check.
  * - withdraw() stops re-announcing a CID and drops our own record; remote records lapse at their expiry, and a
  *   downloader asking us meanwhile gets HAVE = false.
  */
+import { setMaxListeners } from 'node:events'
 import type { KadDHT } from '@libp2p/kad-dht'
 import debug from 'debug'
 import type { CID } from 'multiformats/cid'
 import {
+  ANNOUNCE_BATCH,
   ANNOUNCE_CONCURRENCY,
   ANNOUNCE_MAX_ATTEMPTS,
   ANNOUNCE_MIN_ACKS,
   ANNOUNCE_RETRY_BASE_MS,
-  ANNOUNCE_TIMEOUT_MS,
   REANNOUNCE_AFTER_MS
 } from './constants.js'
+import { ProviderSweep, type ProviderSweepInit } from './provider-sweep.js'
 
 const log = debug('narthex:p2p:announcer')
 
-export interface AnnouncerInit {
+export interface AnnouncerInit extends ProviderSweepInit {
+  /** Sweeps in flight (default ANNOUNCE_CONCURRENCY). */
   readonly concurrency?: number
+  /** CIDs per sweep (default ANNOUNCE_BATCH). */
+  readonly batch?: number
   readonly minAcks?: number
   readonly maxAttempts?: number
   readonly retryBaseMs?: number
-  readonly timeoutMs?: number
   readonly reannounceAfterMs?: number
   /** How often the schedule is checked for due re-announcements (default: a sixtieth of reannounceAfterMs). */
   readonly checkIntervalMs?: number
@@ -38,6 +44,7 @@ export interface AnnouncerInit {
 export interface AnnouncerStats {
   /** Waiting in the queue. */
   queued: number
+  /** CIDs being announced or waiting for a retry. */
   inFlight: number
   /** Successful announcements (first ones and re-announcements). */
   announced: number
@@ -62,6 +69,8 @@ interface Entry {
   readonly cid: CID
   /** When the next announcement is due (0: queued or in flight). */
   due: number
+  /** Attempts of the current announcement so far. */
+  attempts: number
 }
 
 export class Announcer {
@@ -82,16 +91,27 @@ export class Announcer {
   private timer: NodeJS.Timeout | undefined
   private idleWaiters: Array<() => void> = []
   private readonly listeners = new Set<(o: AnnounceOutcome) => void>()
+  /** Entries waiting for a retry, by their timer. */
+  private readonly retryTimers = new Map<NodeJS.Timeout, Entry>()
+  private workers = 0
+  private pumpScheduled = false
+  readonly sweep: ProviderSweep
 
   constructor(
-    private readonly components: { readonly node: { readonly services: { readonly dht: KadDHT } } },
+    private readonly components: {
+      readonly node: ConstructorParameters<typeof ProviderSweep>[0]['node']
+    },
     private readonly init: AnnouncerInit = {}
-  ) {}
+  ) {
+    this.sweep = new ProviderSweep(components, init)
+  }
 
   start(): void {
     if (this.running) return
     this.running = true
     this.controller = new AbortController()
+    // Every stream and walk of the sweeps in flight listens on it.
+    setMaxListeners(Number.POSITIVE_INFINITY, this.controller.signal)
     const reannounce = this.init.reannounceAfterMs ?? REANNOUNCE_AFTER_MS
     const every = this.init.checkIntervalMs ?? Math.max(1000, Math.floor(reannounce / 60))
     this.timer = setInterval(() => this.enqueueDue(), every)
@@ -103,6 +123,13 @@ export class Announcer {
     if (!this.running) return
     this.running = false
     clearInterval(this.timer)
+    for (const [t, entry] of this.retryTimers) {
+      clearTimeout(t)
+      this.stats.inFlight--
+      this.queued.delete(entry.cid.toString())
+      entry.due = Date.now()
+    }
+    this.retryTimers.clear()
     this.controller.abort()
     this.resolveIdle()
   }
@@ -118,7 +145,7 @@ export class Announcer {
     const key = cid.toString()
     let entry = this.entries.get(key)
     if (entry === undefined) {
-      entry = { cid, due: 0 }
+      entry = { cid, due: 0, attempts: 0 }
       this.entries.set(key, entry)
       this.stats.held = this.entries.size
     }
@@ -156,7 +183,17 @@ export class Announcer {
     this.queued.add(key)
     this.queue.push(entry)
     this.stats.queued = this.queue.length
-    this.pump()
+    this.pumpSoon()
+  }
+
+  /** Pump after the current task, so that CIDs announced in one go land in one sweep. */
+  private pumpSoon(): void {
+    if (this.pumpScheduled) return
+    this.pumpScheduled = true
+    setImmediate(() => {
+      this.pumpScheduled = false
+      this.pump()
+    })
   }
 
   private enqueueDue(): void {
@@ -172,56 +209,91 @@ export class Announcer {
     for (const w of waiters) w()
   }
 
+  private isIdle(): boolean {
+    return this.queue.length === 0 && this.stats.inFlight === 0
+  }
+
   private pump(): void {
     if (!this.running) return
     const concurrency = this.init.concurrency ?? ANNOUNCE_CONCURRENCY
-    while (this.stats.inFlight < concurrency && this.queue.length > 0) {
-      const entry = this.queue.shift()!
+    const batchSize = this.init.batch ?? ANNOUNCE_BATCH
+    while (this.workers < concurrency && this.queue.length > 0) {
+      const batch = this.queue.splice(0, batchSize)
       this.stats.queued = this.queue.length
-      this.stats.inFlight++
-      this.work(entry)
-        .catch((err) => log('announce %s failed: %s', entry.cid.toString(), (err as Error).message))
+      this.stats.inFlight += batch.length
+      this.workers++
+      this.work(batch)
+        .catch((err) => log('sweep of %d CIDs failed: %s', batch.length, (err as Error).message))
         .finally(() => {
-          this.queued.delete(entry.cid.toString())
-          this.stats.inFlight--
+          this.workers--
           this.pump()
-          if (this.queue.length === 0 && this.stats.inFlight === 0) this.resolveIdle()
+          if (this.isIdle()) this.resolveIdle()
         })
     }
   }
 
-  private async work(entry: Entry): Promise<void> {
-    const maxAttempts = this.init.maxAttempts ?? ANNOUNCE_MAX_ATTEMPTS
-    const reannounce = this.init.reannounceAfterMs ?? REANNOUNCE_AFTER_MS
+  /** Announce a batch in one sweep; settle each CID (success, retry later, or failure). */
+  private async work(batch: Entry[]): Promise<void> {
     const signal = this.controller.signal
-    let acks = 0
-    let attempt = 0
-    for (; attempt < maxAttempts; attempt++) {
-      if (!this.running || !this.entries.has(entry.cid.toString())) return
-      if (attempt > 0) {
-        this.stats.retries++
-        await sleep((this.init.retryBaseMs ?? ANNOUNCE_RETRY_BASE_MS) * 2 ** (attempt - 1), signal)
-      }
+    const live = batch.filter((e) => this.running && this.entries.has(e.cid.toString()))
+    let acks = new Map<string, number>()
+    if (live.length > 0) {
       try {
-        acks = await this.provideOnce(entry.cid, signal)
+        acks = await this.sweep.provide(
+          live.map((e) => e.cid),
+          { signal }
+        )
       } catch (err) {
-        if (signal.aborted) return
-        log('provide %s attempt %d: %s', entry.cid.toString(), attempt + 1, (err as Error).message)
-        acks = 0
+        if (!signal.aborted) log('sweep: %s', (err as Error).message)
       }
-      if (acks >= this.requiredAcks()) break
     }
-    const ok = attempt < maxAttempts
+    const required = this.requiredAcks()
+    for (const entry of batch) {
+      const key = entry.cid.toString()
+      const n = acks.get(key) ?? 0
+      this.stats.acks += n
+      if (!this.running || !this.entries.has(key)) {
+        this.queued.delete(key)
+        this.stats.inFlight--
+        continue
+      }
+      entry.attempts++
+      if (n >= required) this.settle(entry, true, n)
+      else if (entry.attempts < (this.init.maxAttempts ?? ANNOUNCE_MAX_ATTEMPTS)) this.retryLater(entry)
+      else this.settle(entry, false, n)
+    }
+  }
+
+  /** Queue the entry again after a backoff; it stays counted in flight (and in `queued`) meanwhile. */
+  private retryLater(entry: Entry): void {
+    this.stats.retries++
+    const delay = (this.init.retryBaseMs ?? ANNOUNCE_RETRY_BASE_MS) * 2 ** (entry.attempts - 1)
+    const t = setTimeout(() => {
+      this.retryTimers.delete(t)
+      this.stats.inFlight--
+      const key = entry.cid.toString()
+      if (!this.running || !this.entries.has(key) || !this.queued.has(key)) {
+        this.queued.delete(key)
+        if (this.isIdle()) this.resolveIdle()
+        return
+      }
+      this.queue.push(entry)
+      this.stats.queued = this.queue.length
+      this.pump()
+    }, delay)
+    this.retryTimers.set(t, entry)
+  }
+
+  private settle(entry: Entry, ok: boolean, acks: number): void {
+    this.queued.delete(entry.cid.toString())
+    this.stats.inFlight--
+    const reannounce = this.init.reannounceAfterMs ?? REANNOUNCE_AFTER_MS
     if (ok) this.stats.announced++
     else this.stats.failed++
     // A success is due again before the records expire; a failure is retried at the next check after a backoff.
     entry.due = Date.now() + (ok ? reannounce : Math.min(reannounce, 60_000))
-    const outcome: AnnounceOutcome = {
-      cid: entry.cid,
-      ok,
-      acks,
-      attempts: Math.min(attempt + 1, maxAttempts)
-    }
+    const outcome: AnnounceOutcome = { cid: entry.cid, ok, acks, attempts: entry.attempts }
+    entry.attempts = 0
     for (const l of this.listeners) l(outcome)
   }
 
@@ -231,26 +303,4 @@ export class Announcer {
     const known = dht.routingTable?.size ?? Number.POSITIVE_INFINITY
     return Math.max(1, Math.min(this.init.minAcks ?? ANNOUNCE_MIN_ACKS, known))
   }
-
-  private async provideOnce(cid: CID, signal: AbortSignal): Promise<number> {
-    const timeout = AbortSignal.any([signal, AbortSignal.timeout(this.init.timeoutMs ?? ANNOUNCE_TIMEOUT_MS)])
-    let acks = 0
-    for await (const ev of this.components.node.services.dht.provide(cid, { signal: timeout })) {
-      if (ev.name === 'PEER_RESPONSE' && ev.messageName === 'ADD_PROVIDER') acks++
-    }
-    this.stats.acks += acks
-    return acks
-  }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(done, ms)
-    function done(): void {
-      clearTimeout(t)
-      signal.removeEventListener('abort', done)
-      resolve()
-    }
-    signal.addEventListener('abort', done, { once: true })
-  })
 }

@@ -132,10 +132,31 @@ export const PROVIDER_RECORD_VALIDITY_MS = 48 * 60 * 60 * 1000
 export const REANNOUNCE_AFTER_MS = PROVIDER_RECORD_VALIDITY_MS / 2
 
 /**
- * Announcements in flight. kad-dht 16 loses records silently above ~5 concurrent provide() calls (measured,
- * docs/libp2p-on-node.md); 4 stays below that and still overlaps the round trips of one walk.
+ * Announcement sweeps in flight (provider-sweep.ts). Two overlap the walk of one with the messages of the other;
+ * more only add walks, since one sweep already keeps a stream to every closest peer busy.
  */
-export const ANNOUNCE_CONCURRENCY = 4
+export const ANNOUNCE_CONCURRENCY = 2
+
+/**
+ * NARs one sweep takes from the queue: one walk (or one per key-space region in a large network) serves them
+ * all, and the sweep holds their ids and pending messages in memory (~100 bytes each).
+ */
+export const ANNOUNCE_BATCH = 1024
+
+/**
+ * Peers a sweep sends its ADD_PROVIDER messages to at once, one stream each carrying all of that peer's messages
+ * for the region: k = 20 covers every closest peer of a region in parallel.
+ */
+export const ANNOUNCE_STREAM_CONCURRENCY = 20
+
+/**
+ * A peer's stream of ADD_PROVIDER messages (up to ANNOUNCE_BATCH of them, each a datastore write on the peer)
+ * that the peer has not closed in this long has failed; its CIDs are retried.
+ */
+export const ANNOUNCE_STREAM_TIMEOUT_MS = 60_000
+
+/** One walk of a sweep that has not finished in this long is abandoned (the DHT's own default is 180 s). */
+export const ANNOUNCE_WALK_TIMEOUT_MS = 30_000
 
 /** Acknowledged ADD_PROVIDER messages that count as announced. kad's replication is k=20; 3 survives churn. */
 export const ANNOUNCE_MIN_ACKS = 3
@@ -145,9 +166,6 @@ export const ANNOUNCE_MAX_ATTEMPTS = 4
 
 /** First retry delay; doubles per attempt. */
 export const ANNOUNCE_RETRY_BASE_MS = 1_000
-
-/** One provide() walk that has not finished in this long is abandoned (the DHT's own default is 180 s). */
-export const ANNOUNCE_TIMEOUT_MS = 30_000
 
 /** How long a downloader waits for the DHT to name providers before giving up. */
 export const FIND_PROVIDERS_TIMEOUT_MS = 30_000

@@ -119,3 +119,8 @@ export class ListenError extends Error {
     this.code = code
   }
 }
+
+/** The installed kad-dht lacks an internal the announcer's sweep relies on (an upgrade changed it). */
+export class DhtInternalsError extends Error {
+  override name = 'DhtInternalsError'
+}

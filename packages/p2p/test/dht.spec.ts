@@ -1,14 +1,15 @@
 import assert from 'node:assert/strict'
+import type { CID } from 'multiformats/cid'
 import { waitFor } from '../../../test/util/index.js'
-import { Announcer, findProviders, type NarthexNode } from '../src/index.js'
+import { Announcer, findProviders, type NarthexNode, type NodeInit } from '../src/index.js'
 import { loopbackNode, pseudoRandomBytes, rawCid } from './util.js'
 
 /** A DHT of `n` server nodes on loopback, all bootstrapped from the first. */
-export async function dhtNetwork(n: number): Promise<NarthexNode[]> {
-  const first = await loopbackNode({ dhtServer: true })
+export async function dhtNetwork(n: number, init: NodeInit = {}): Promise<NarthexNode[]> {
+  const first = await loopbackNode({ dhtServer: true, ...init })
   const boot = first.getMultiaddrs().map((m) => m.toString())
   const rest = await Promise.all(
-    Array.from({ length: n - 1 }, () => loopbackNode({ dhtServer: true, bootstrap: boot }))
+    Array.from({ length: n - 1 }, () => loopbackNode({ dhtServer: true, bootstrap: boot, ...init }))
   )
   const all = [first, ...rest]
   const size = (node: NarthexNode) =>
@@ -44,20 +45,55 @@ describe('DHT announcing on loopback', function () {
     assert.equal(announcer.stats.failed, 0)
     assert.equal(outcomes.filter(Boolean).length, 30)
 
-    // A node that is not connected to the seeder finds it through the DHT.
-    const finder = nodes[6]!
-    await finder.hangUp(seeder.peerId).catch(() => {})
-    const found: string[] = []
-    for await (const p of findProviders(finder, cids[17]!, { timeoutMs: 10_000 })) {
-      found.push(p.toString())
-      if (p.equals(seeder.peerId)) break
-    }
-    assert.ok(found.includes(seeder.peerId.toString()), `providers found: ${found.join(', ')}`)
+    // One sweep (and one more per retry): a walk finds every reachable server in a network smaller than k.
+    assert.ok(announcer.sweep.stats.walks <= 3, `${announcer.sweep.stats.walks} walks`)
+    // A fresh node that knows only the bootstrap node finds the seeder for random samples.
+    const sample = [2, 9, 17, 23, 29].map((i) => cids[i]!)
+    assert.equal(await freshLookups(nodes[0]!, seeder, sample), sample.length)
 
     // Withdrawn NARs are no longer re-announced.
     await announcer.withdraw(cids[0]!)
     assert.equal(announcer.holds(cids[0]!), false)
     assert.equal(announcer.stats.held, 29)
+    announcer.stop()
+  })
+
+  /** A node that knows only the bootstrap node looks up `cids`: how many name `seeder`. */
+  async function freshLookups(boot: NarthexNode, seeder: NarthexNode, cids: CID[], init: NodeInit = {}) {
+    const fresh = await loopbackNode({ bootstrap: [boot.getMultiaddrs()[0]!.toString()], ...init })
+    nodes.push(fresh)
+    await waitFor('fresh node connected', () => fresh.getConnections().length > 0)
+    let found = 0
+    for (const cid of cids) {
+      for await (const p of findProviders(fresh, cid, { timeoutMs: 10_000 })) {
+        if (p.equals(seeder.peerId)) {
+          found++
+          break
+        }
+      }
+    }
+    return found
+  }
+
+  it('sweeps with one walk per key-space region when the network is larger than k; lookups still find it', async () => {
+    // k = 3 in a network of 10 makes the sweep split the key space into regions (one walk each) and send
+    // each key's records to the 3 closest peers it knows, as it would with k = 20 in a network of hundreds.
+    const init = { dht: { kBucketSize: 3 } }
+    nodes = await dhtNetwork(10, init)
+    const seeder = nodes[4]!
+    const announcer = new Announcer({ node: seeder }, { minAcks: 2 })
+    announcer.start()
+    const cids = Array.from({ length: 40 }, (_, i) => rawCid(pseudoRandomBytes(64, 100 + i)))
+    for (const cid of cids) announcer.announce(cid)
+    await announcer.onIdle()
+    const { walks, messages, errors } = announcer.sweep.stats
+    console.log(`      40 NARs, k = 3, 10 nodes: ${walks} walks, ${messages} messages, ${errors} errors`)
+    assert.equal(announcer.stats.failed, 0)
+    assert.ok(walks > 1, 'the key space was split into regions')
+    assert.ok(walks < 40, 'fewer walks than NARs')
+    // Random samples, looked up by a node that never talked to the seeder.
+    const sample = [3, 11, 19, 27, 35].map((i) => cids[i]!)
+    assert.equal(await freshLookups(nodes[0]!, seeder, sample, init), sample.length)
     announcer.stop()
   })
 })
