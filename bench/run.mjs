@@ -18,6 +18,10 @@ const BENCHMARKS = {
   'orchestrator-narinfo': ['bench/orchestrator/narinfo.bench.ts', 'narinfo requests/s and latency vs nginx'],
   'p2p-throughput': ['bench/p2p/throughput.ts', 'swarm download from 1/2/4 seeders vs TCP, node:http, Helia'],
   'p2p-dht': ['bench/p2p/dht.ts', 'provide/findProviders latency in a 20-node DHT; announcing 10,000 NARs'],
+  'p2p-soak': [
+    'bench/p2p/soak.ts',
+    'churn soak: honest, malicious and restarting seeders, a client downloading for N minutes'
+  ],
   shim: ['bench/shim/run.ts', 'nix-store -r through the shim vs a static binary cache'],
   substitute: [
     'bench/substitute/run.ts',
