@@ -17,6 +17,7 @@
  * Memory is bounded by maxAheadBytes plus each stream's read limit, whatever the consumer's speed.
  */
 import { createHash } from 'node:crypto'
+import { setMaxListeners } from 'node:events'
 import type { PeerId } from '@libp2p/interface'
 import {
   decodeManifest,
@@ -184,6 +185,9 @@ export class NarDownload {
     readonly narHash: string,
     private readonly options: DownloadOptions = {}
   ) {
+    // Every pipelined request of every peer waits for its stream to drain with this signal (libp2p adds an abort
+    // listener per wait): bounded by the peers' windows, but more than Node's default of 10 warns about.
+    setMaxListeners(Number.POSITIVE_INFINITY, this.controller.signal)
     this.narCid = narCidFromNarHash(narHash)
     this.scores = components.scores ?? new PeerScores()
     const root = options.manifestRoot
