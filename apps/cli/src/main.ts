@@ -4,7 +4,6 @@
  * load libp2p), runs it with a logger, and turns errors into one-line messages and exit statuses: 0 success,
  * 1 failure, 2 usage error.
  */
-import debug from 'debug'
 import type { Command, CommandIo, Io } from './command.js'
 import { UsageError } from './errors.js'
 import { explain } from './explain.js'
@@ -206,7 +205,9 @@ export async function main(rawArgv: string[], io: Io = process): Promise<number>
     level: flags.logLevel,
     format: flags.logFormat
   })
-  bridgeDebug(debug, log)
+  // The debug package (~14 ms to load) is needed only when its output is on: at debug level, or with DEBUG set
+  // (which the debug package reads by itself wherever it is loaded). Otherwise it prints nothing anyway.
+  if (log.enabled('debug') || process.env.DEBUG) bridgeDebug((await import('debug')).default, log)
   const commandIo: CommandIo = {
     stdin: io.stdin,
     stdout: io.stdout,

@@ -1,4 +1,5 @@
-import { dumpPath } from '@narthex/nix'
+// The NAR writer alone, not the whole package (half the load time of a one-shot command).
+import { dumpPath } from '@narthex/nix/nar-fs'
 import { type Command, parseFlags } from '../command.js'
 import { UsageError } from '../errors.js'
 import { preferQuickStart } from '../one-shot.js'
