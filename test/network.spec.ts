@@ -16,7 +16,9 @@ import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import { open, readdir, writeFile } from 'node:fs/promises'
 import { basename, join } from 'node:path'
+import { multiaddr } from '@multiformats/multiaddr'
 import { ingestNar } from '@narthex/content'
+import { createNode, NAR_PROTOCOL, PeerSession } from '@narthex/p2p'
 import { requestStatus } from '@narthex/seeder'
 import { type CacheServer, startCacheServer } from './util/cache-server.js'
 import { narthex, nixEnv, run, runOk, tempDir, waitFor } from './util/index.js'
@@ -39,7 +41,7 @@ describe('the network on loopback with the real nix', function () {
   let orchUrl = ''
   let bootstrap = ''
   const keys: Record<string, { sec: string; pub: string }> = {}
-  const seeders: { data: string; program: Program }[] = []
+  const seeders: { data: string; program: Program; addr: string }[] = []
   let shimUrl = ''
   let fallbackShimUrl = ''
   /** Output paths by name. */
@@ -129,8 +131,9 @@ describe('the network on loopback with the real nix', function () {
     bootstrap = orch.match[2] ?? orch.match[3]!
 
     // Real derivations, input-addressed, offline. `top` depends on DEPS small ones (a closure of DEPS + 1 paths);
-    // `single` is ~1.2 MB (several chunks); `rot` ~7 MB for the bit-rot case; `fallback` lives only on one seeder
-    // and the upstream; `orphan` is agreed but stored nowhere.
+    // `single` is ~1.2 MB (several chunks); `rot` ~8 MB for the bit-rot case, sharing no chunk with `single` (the
+    // shim would reuse those it holds); `fallback` lives only on one seeder and the upstream; `orphan` is agreed
+    // but stored nowhere.
     const salt = `${Date.now()}-${Math.random()}`
     const drv = (name: string, script: string, extra = '') =>
       `derivation { name = "${name}"; builder = "/bin/sh"; args = [ "-c" ${JSON.stringify(script)} ];` +
@@ -142,7 +145,7 @@ describe('the network on loopback with the real nix', function () {
       `let deps = [ ${deps.join(' ')} ]; in [
         (${drv('net-single', 'mkdir $out; seq 1 200000 > $out/seq; echo single > $out/name')})
         (${drv('net-top', 'mkdir $out; for d in $deps; do echo $d >> $out/deps; done', 'inherit deps;')})
-        (${drv('net-rot', 'seq 1 1000000 > $out')})
+        (${drv('net-rot', 'seq 1000001 2000000 > $out')})
         (${drv('net-fallback', 'seq 1 30000 > $out')})
         (${drv('net-orphan', 'echo orphan > $out')})
       ] ++ deps`
@@ -189,7 +192,7 @@ describe('the network on loopback with the real nix', function () {
         /^narthex seeder listening (\S+)\n/m
       )
       programs.push(s.program)
-      seeders.push({ data, program: s.program })
+      seeders.push({ data, program: s.program, addr: s.match[1]! })
     }
     // Seeders 0 and 1 hold the main paths and the rot path; seeder 2 the main paths and the fallback path.
     await seedAdd(0, [out['net-single']!, out['net-top']!, out['net-rot']!], true)
@@ -349,12 +352,44 @@ describe('the network on loopback with the real nix', function () {
     const got = await runOk('nix-store', ['--store', r.store, '--dump', path])
     assert.equal(narHashOf(got.stdout), narHashOf(nar))
     assert.ok(got.stdout.equals(nar), 'bit-exact')
-    // Seeder 0 was asked: it found the rot when re-hashing and served none of those chunks (its chunk counter did
-    // not move); every byte came from seeder 1.
+    // No rotten chunk left seeder 0 (its chunk counter did not move); every byte came from seeder 1.
+    assert.equal(
+      (await status(0)).upload.chunksServed,
+      before0.upload.chunksServed,
+      'no rotten chunk left seeder 0'
+    )
+    assert.ok((await status(1)).upload.bytesServed - before1.upload.bytesServed >= nar.length)
+    // The shim asks whichever holders answer first, so it may never have asked seeder 0. If it did not, ask seeder
+    // 0 for every chunk ourselves: it must re-hash, find the rot and answer NOT_FOUND for each.
+    if ((await status(0)).corrupt.chunks === before0.corrupt.chunks) {
+      const client = await createNode({ allowPrivateAddresses: true })
+      try {
+        const conn = await client.dial(multiaddr(seeders[0]!.addr))
+        const session = PeerSession.fromStream(conn.remotePeer, await conn.newStream(NAR_PROTOCOL))
+        const replies: (number | undefined)[] = []
+        await session.getChunks(
+          manifest.chunks.map((c) => c.cid),
+          (_, bytes) => {
+            replies.push(bytes?.byteLength)
+          }
+        )
+        await session.close()
+        assert.deepEqual(
+          replies,
+          manifest.chunks.map(() => undefined),
+          'seeder 0 refused every rotten chunk'
+        )
+      } finally {
+        await client.stop()
+      }
+    }
     const rotten = await status(0)
     assert.ok(rotten.corrupt.chunks > before0.corrupt.chunks, 'seeder 0 detected the rot')
-    assert.equal(rotten.upload.chunksServed, before0.upload.chunksServed, 'no rotten chunk left seeder 0')
-    assert.ok((await status(1)).upload.bytesServed - before1.upload.bytesServed >= nar.length)
+    assert.equal(
+      rotten.upload.chunksServed,
+      before0.upload.chunksServed,
+      'still no rotten chunk left seeder 0'
+    )
   })
 
   it('falls back to the upstream when the only seeder holding a path is gone', async () => {
