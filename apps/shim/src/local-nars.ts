@@ -113,17 +113,23 @@ export class LocalNars {
     }
   }
 
-  /** Open a cached NAR range; the first chunk is read and verified before this resolves (fail before headers). */
+  /**
+   * Open a cached NAR range; the first chunk is read before this resolves (fail before headers). Each yielded view
+   * is valid only until the next one is asked for.
+   */
   async open(narHash: string, range: ByteRange, signal?: AbortSignal): Promise<AsyncIterable<Uint8Array>> {
     const size = this.#sizes.get(key(narHash))
     if (size === undefined) throw new NarNotFoundError('NAR not in the local cache')
     // No re-hash of each chunk (verify: false): see "What the shim guarantees" in docs/shim.md. Every chunk was
     // checked when it entered this store, and Nix checks the whole NAR against the signed NarHash, so a chunk that
     // rotted since fails that substitution loudly (Nix then tries its next substituter); it is never installed.
+    // Read on the store's reader thread into reused buffers (reuseBuffers): each view is valid until the next is
+    // asked for, which the server does only once the socket has taken the bytes.
     const gen = this.#store.readNar(narHash, {
       start: range.start,
       end: range.end,
       verify: false,
+      reuseBuffers: true,
       ...(signal === undefined ? {} : { signal })
     })
     let first: IteratorResult<Uint8Array>

@@ -47,6 +47,7 @@ export interface NarServiceStats {
 
 /** An opened NAR range: iterate `stream`, then `close()`. */
 export interface OpenedNar {
+  /** The NAR's bytes in order. Each view is valid only until the next is asked for (it may be a reused buffer). */
   readonly stream: AsyncIterable<Uint8Array>
   close(): Promise<void>
 }

@@ -5,8 +5,6 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse, STATUS_CODES } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
-import { Readable } from 'node:stream'
-import { pipeline } from 'node:stream/promises'
 import createDebug from 'debug'
 import type { ListenAddress } from './config.js'
 import {
@@ -153,7 +151,10 @@ export class ShimServer {
     const nar = await this.#init.nars.open(narReq, { start, end }, { signal: abort.signal })
     try {
       res.writeHead(status, headers)
-      await pipeline(Readable.from(nar.stream, { objectMode: false }), res)
+      // One write at a time, the next piece asked for only once the socket has taken this one: the stream may reuse
+      // its buffers (OpenedNar), and the store keeps reading ahead meanwhile.
+      for await (const bytes of nar.stream) await writeTaken(res, bytes, abort.signal)
+      await endTaken(res, abort.signal)
     } catch (err) {
       // Headers are out: the only honest signal left is a cut connection (Nix then reports an incomplete NAR).
       if (!abort.signal.aborted) log('NAR %s cut: %s', entry.fields.storePath, (err as Error).message)
@@ -183,6 +184,33 @@ export class ShimServer {
       res.req.method === 'HEAD'
     )
   }
+}
+
+/** Write `bytes`; resolves once the socket has taken them (the write's callback), rejects when the response closes. */
+function writeTaken(res: ServerResponse, bytes: Uint8Array, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const closed = () => reject(new Error('the response closed'))
+    if (signal.aborted) return closed()
+    signal.addEventListener('abort', closed, { once: true })
+    res.write(bytes, (err) => {
+      signal.removeEventListener('abort', closed)
+      if (err) reject(err)
+      else resolve()
+    })
+  })
+}
+
+/** End the response; resolves once it is finished, rejects when it closes first. */
+function endTaken(res: ServerResponse, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const closed = () => reject(new Error('the response closed'))
+    if (signal.aborted) return closed()
+    signal.addEventListener('abort', closed, { once: true })
+    res.end(() => {
+      signal.removeEventListener('abort', closed)
+      resolve()
+    })
+  })
 }
 
 function send(res: ServerResponse, status: number, type: string, body: Buffer, head: boolean): void {

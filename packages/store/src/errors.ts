@@ -96,3 +96,8 @@ export class CorruptCompressedDataError extends StoreError {
 export class NixCommandError extends StoreError {
   override name = 'NixCommandError'
 }
+
+/** The thread that reads chunk files for streamed NARs died, or the store stopped while a read was outstanding. */
+export class ReaderThreadError extends StoreError {
+  override name = 'ReaderThreadError'
+}

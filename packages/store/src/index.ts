@@ -132,6 +132,13 @@ export interface RangeOptions {
    * the shim serving Nix, which refuses a NAR that does not hash to the NarHash it was promised.
    */
   readonly verify?: boolean
+  /**
+   * Read on the store's reader thread into a few buffers that are reused (default false; only with `verify`
+   * false): no allocation per MiB and no thread-pool round trip per chunk file, so the caller's thread spends
+   * almost nothing on reading. Each yielded view is then valid only until the next value is asked for: the
+   * consumer must be done with it (a socket write's callback has run) before it calls next().
+   */
+  readonly reuseBuffers?: boolean
 }
 
 export interface GcOptions {

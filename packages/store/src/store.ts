@@ -79,6 +79,7 @@ import type {
 } from './index.js'
 import { Mutex } from './mutex.js'
 import { readNarinfoKey } from './narinfo-text.js'
+import { ChunkFileReadError, ReaderThread } from './reader-thread.js'
 
 const log = createDebug('narthex:store')
 
@@ -165,6 +166,7 @@ export class LevelStore extends EventTarget {
   private readonly mutex = new Mutex()
   /** SHA-256 threads for imports (started with the store, spawned on the first import). */
   private readonly hashWorkers = new HashWorkers()
+  private readonly reader = new ReaderThread()
   /** Threads that create chunk files for imports (spawned on the first import, ended by stop()). */
   private readonly writers = new ChunkWriters(WRITER_THREADS)
   private readonly fsync: boolean
@@ -218,6 +220,7 @@ export class LevelStore extends EventTarget {
     await this.mutex.run(async () => {})
     this.db = undefined
     await this.hashWorkers.stop()
+    await this.reader.stop()
     await this.writers.stop()
     await db.close()
   }
@@ -853,6 +856,10 @@ export class LevelStore extends EventTarget {
         i = j + 1
       }
       const verify = opts.verify ?? true
+      if (opts.reuseBuffers === true && !verify) {
+        yield* this.readGroupsReused(manifest.chunks, offsets, groups, start, end, signal)
+        return
+      }
       const queue: Promise<Buffer>[] = []
       let next = 0
       const fill = () => {
@@ -874,6 +881,75 @@ export class LevelStore extends EventTarget {
     } finally {
       this.narsInUse.remove(narHash)
     }
+  }
+
+  /**
+   * readNar's groups read on the reader thread into READ_AHEAD + 1 slots of one SharedArrayBuffer, reused: each
+   * yielded view is overwritten once the consumer asks for the next one. No re-hash (verify false only).
+   */
+  private async *readGroupsReused(
+    chunks: readonly { cid: CID; size: number }[],
+    offsets: Float64Array,
+    groups: readonly { first: number; last: number }[],
+    start: number,
+    end: number,
+    signal?: AbortSignal
+  ): AsyncGenerator<Uint8Array> {
+    const sizeOf = (g: { first: number; last: number }) => offsets[g.last + 1]! - offsets[g.first]!
+    const slotBytes = Math.max(...groups.map(sizeOf))
+    const slots = Math.min(groups.length, READ_AHEAD + 1)
+    const shared = new SharedArrayBuffer(slotBytes * slots)
+    const free = Array.from({ length: slots }, (_, i) => i)
+    const reads: Promise<{ slot: number; bytes: Uint8Array }>[] = []
+    let next = 0
+    const fill = () => {
+      while (free.length > 0 && reads.length < READ_AHEAD && next < groups.length) {
+        const g = groups[next++]!
+        const slot = free.pop()!
+        const bytes = new Uint8Array(shared, slot * slotBytes, sizeOf(g))
+        const keys: string[] = []
+        const paths: string[] = []
+        const sizes: number[] = []
+        for (let i = g.first; i <= g.last; i++) {
+          const key = chunks[i]!.cid.toString()
+          keys.push(key)
+          paths.push(this.chunkPath(key))
+          sizes.push(chunks[i]!.size)
+        }
+        const p = this.reader.read(bytes, paths, sizes).then(
+          () => ({ slot, bytes }),
+          (err: unknown) => this.chunkReadFailed(err, keys)
+        )
+        p.catch(() => {})
+        reads.push(p)
+      }
+    }
+    for (let k = 0; k < groups.length; k++) {
+      fill()
+      const { slot, bytes } = await reads.shift()!
+      signal?.throwIfAborted()
+      fill() // keep READ_AHEAD reads going while the consumer has this one
+      const g = groups[k]!
+      const from = k === 0 ? start - offsets[g.first]! : 0
+      const to = k === groups.length - 1 ? end - offsets[g.first]! : bytes.length
+      yield from === 0 && to === bytes.length ? bytes : bytes.subarray(from, to)
+      free.push(slot)
+    }
+  }
+
+  /** What a failed group read on the reader thread means: a missing chunk damages its NARs, a short one is corrupt. */
+  private async chunkReadFailed(err: unknown, keys: readonly string[]): Promise<never> {
+    if (!(err instanceof ChunkFileReadError)) throw err
+    const key = keys[err.index]!
+    if (err.code === 'ENOENT') {
+      await this.markDamaged(key, 'missing')
+      throw new NarDamagedError(`chunk ${key} is missing from the store`, { cause: err })
+    }
+    if (err.code === 'SHORT') {
+      await this.quarantine(key)
+      throw new ChunkCorruptError(`stored chunk ${key} is corrupt; it has been quarantined`, { cause: err })
+    }
+    throw Object.assign(new Error(`reading chunk ${key}: ${err.message}`, { cause: err }), { code: err.code })
   }
 
   private touch(narHash: string): void {

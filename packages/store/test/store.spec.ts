@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
-import { mkdir, readFile, rm, unlink, writeFile } from 'node:fs/promises'
+import { mkdir, readdir, readFile, rm, unlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { CHUNKER, chunkCid, ingestNar, narCidFromNarHash } from '@narthex/content'
 import fc from 'fast-check'
@@ -244,6 +244,67 @@ describe('store', () => {
       }),
       { numRuns: 30 }
     )
+  })
+
+  it('reads ranges on the reader thread into a few reused buffers (reuseBuffers)', async () => {
+    const big = detBytes(5_000_000, 'reused')
+    const { narHash } = await store.importNar(piecesOf(big, 700_000))
+    // Each view is valid until the next is asked for: copy it at once, as a consumer whose write has completed.
+    const read = async (start?: number, end?: number) => {
+      const views: Uint8Array[] = []
+      const parts: Buffer[] = []
+      for await (const v of store.readNar(narHash, { start, end, verify: false, reuseBuffers: true })) {
+        views.push(v)
+        parts.push(Buffer.from(v))
+      }
+      return { views, bytes: Buffer.concat(parts) }
+    }
+    const whole = await read()
+    assert.ok(whole.bytes.equals(big))
+    // Five groups of ~1 MiB came out of one SharedArrayBuffer of three slots.
+    assert.ok(whole.views.length >= 5, `${whole.views.length} views`)
+    const shared = whole.views[0]!.buffer
+    assert.ok(shared instanceof SharedArrayBuffer)
+    assert.ok(whole.views.every((v) => v.buffer === shared))
+    assert.equal(new Set(whole.views.map((v) => v.byteOffset)).size, 3)
+    await fc.assert(
+      fc.asyncProperty(fc.nat(big.length), fc.nat(big.length), async (x, y) => {
+        const [start, end] = x <= y ? [x, y] : [y, x]
+        assert.ok((await read(start, end)).bytes.equals(big.subarray(start, end)))
+      }),
+      { numRuns: 30 }
+    )
+    // A consumer that stops early leaves the store usable.
+    for await (const _ of store.readNar(narHash, { verify: false, reuseBuffers: true })) break
+    assert.ok((await read(10, 20)).bytes.equals(big.subarray(10, 20)))
+  })
+
+  it('with reuseBuffers, a missing chunk file damages the NAR and a short one is quarantined', async () => {
+    const a = await store.importNar(piecesOf(A))
+    const other = detBytes(1_200_000, 'short')
+    const o = await store.importNar(piecesOf(other))
+    const path = (c: string) => join(dir.path, 'chunks', c.slice(-3, -1), c)
+    const reused = (narHash: string) => collect(store.readNar(narHash, { verify: false, reuseBuffers: true }))
+    const am = (await store.getManifest(a.narHash))!.manifest
+    await unlink(path(am.chunks.at(-1)!.cid.toString()))
+    await assert.rejects(reused(a.narHash), { name: 'NarDamagedError', message: /is missing from the store/ })
+    assert.equal(await store.hasNar(a.narHash), false)
+    const om = (await store.getManifest(o.narHash))!.manifest
+    const cut = om.chunks[1]!.cid.toString()
+    await writeFile(path(cut), (await readFile(path(cut))).subarray(1))
+    await assert.rejects(reused(o.narHash), { name: 'ChunkCorruptError', message: /quarantined/ })
+    assert.equal(await store.hasNar(o.narHash), false)
+    const reported = events
+      .filter(([t]) => t === 'chunk:corrupt')
+      .map(([, d]) => d as { cid: string; reason: string })
+    assert.deepEqual(
+      reported.map((d) => [d.cid, d.reason]),
+      [
+        [am.chunks.at(-1)!.cid.toString(), 'missing'],
+        [cut, 'corrupt']
+      ]
+    )
+    assert.equal((await readdir(join(dir.path, 'quarantine'))).length, 1)
   })
 
   it('without verify, skips the re-hash but still quarantines a chunk file shorter than its manifest entry', async () => {
