@@ -896,7 +896,7 @@ export class LevelStore extends EventTarget {
     signal?: AbortSignal
   ): AsyncGenerator<Uint8Array> {
     const sizeOf = (g: { first: number; last: number }) => offsets[g.last + 1]! - offsets[g.first]!
-    const slotBytes = Math.max(...groups.map(sizeOf))
+    const slotBytes = groups.reduce((max, g) => Math.max(max, sizeOf(g)), 0)
     const slots = Math.min(groups.length, READ_AHEAD + 1)
     const shared = new SharedArrayBuffer(slotBytes * slots)
     const free = Array.from({ length: slots }, (_, i) => i)
