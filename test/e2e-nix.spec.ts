@@ -10,7 +10,7 @@ import assert from 'node:assert/strict'
 import { type ChildProcess, spawn } from 'node:child_process'
 import { writeFile } from 'node:fs/promises'
 import { basename, join } from 'node:path'
-import { NARTHEX_BIN, narthex, nixEnv, run, runOk, tempDir, waitFor } from './util/index.js'
+import { NARTHEX_BIN, narthex, nixEnv, run, runOk, substituteArgs, tempDir, waitFor } from './util/index.js'
 
 describe('end to end with the real nix: build, attest, agree, substitute', function () {
   this.timeout(180_000)
@@ -145,21 +145,7 @@ describe('end to end with the real nix: build, attest, agree, substitute', funct
       const store = join(fresh('chroot'), 'dst')
       const r = await run(
         'nix-store',
-        [
-          '--store',
-          store,
-          '-r',
-          outPath!,
-          '--option',
-          'substituters',
-          `file://${cache}`,
-          '--option',
-          'trusted-public-keys',
-          trusted,
-          '--option',
-          'require-sigs',
-          'true'
-        ],
+        [...substituteArgs(store, outPath!, `file://${cache}`, trusted), '--option', 'require-sigs', 'true'],
         { env: env() }
       )
       const valid =

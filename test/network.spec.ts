@@ -21,7 +21,7 @@ import { ingestNar } from '@narthex/content'
 import { createNode, NAR_PROTOCOL, PeerSession } from '@narthex/p2p'
 import { requestStatus } from '@narthex/seeder'
 import { type CacheServer, startCacheServer } from './util/cache-server.js'
-import { narthex, nixEnv, run, runOk, tempDir, waitFor } from './util/index.js'
+import { narthex, nixEnv, run, runOk, substituteArgs, tempDir, waitFor } from './util/index.js'
 import { type Program, startProgram } from './util/network.js'
 
 interface SeederStatusView {
@@ -76,21 +76,7 @@ describe('the network on loopback with the real nix', function () {
     const e = env()
     const r = await run(
       'nix-store',
-      [
-        '--store',
-        store,
-        '-r',
-        path,
-        '--option',
-        'substituters',
-        substituter,
-        '--option',
-        'trusted-public-keys',
-        trusted,
-        '--option',
-        'require-sigs',
-        'true'
-      ],
+      [...substituteArgs(store, path, substituter, trusted), '--option', 'require-sigs', 'true'],
       { env: e, timeoutMs: 90_000 }
     )
     const valid =

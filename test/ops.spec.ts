@@ -9,7 +9,17 @@ import { readFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { basename, join } from 'node:path'
 import { type CacheServer, startCacheServer } from './util/cache-server.js'
-import { NARTHEX_BIN, narthex, nixBuild, nixEnv, run, runOk, tempDir, waitFor } from './util/index.js'
+import {
+  NARTHEX_BIN,
+  narthex,
+  nixBuild,
+  nixEnv,
+  run,
+  runOk,
+  substituteArgs,
+  tempDir,
+  waitFor
+} from './util/index.js'
 import { type Program, startProgram } from './util/network.js'
 
 interface ShimStatusView {
@@ -147,22 +157,9 @@ describe('logs, progress and narthex status (real programs)', function () {
     )
     programs.push(shim.program)
     const store = join(dir.path, 'chroot')
-    const r = await run(
-      'nix-store',
-      [
-        '--store',
-        store,
-        '-r',
-        out,
-        '--option',
-        'substituters',
-        shim.match[1]!,
-        '--option',
-        'trusted-public-keys',
-        keys['ops-orch-1']!.pub
-      ],
-      { env: nixEnv(join(dir.path, 'xdg-client')) }
-    )
+    const r = await run('nix-store', substituteArgs(store, out, shim.match[1]!, keys['ops-orch-1']!.pub), {
+      env: nixEnv(join(dir.path, 'xdg-client'))
+    })
     assert.equal(r.code, 0, r.stderr)
     const narSize = (await runOk('nix-store', ['--dump', out])).stdout.length
 

@@ -11,7 +11,17 @@ import { randomBytes } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { type CacheServer, startCacheServer } from './util/cache-server.js'
-import { NARTHEX_BIN, narthex, nixBuild, nixEnv, run, runOk, tempDir, waitFor } from './util/index.js'
+import {
+  NARTHEX_BIN,
+  narthex,
+  nixBuild,
+  nixEnv,
+  run,
+  runOk,
+  substituteArgs,
+  tempDir,
+  waitFor
+} from './util/index.js'
 
 describe('shim with the real nix', function () {
   this.timeout(120_000)
@@ -82,22 +92,9 @@ describe('shim with the real nix', function () {
   })
 
   function substitute(dst: string, path: string, key: string) {
-    return run(
-      'nix-store',
-      [
-        '--store',
-        join(dir.path, dst),
-        '-r',
-        path,
-        '--option',
-        'substituters',
-        shimUrl,
-        '--option',
-        'trusted-public-keys',
-        key
-      ],
-      { env: nixEnv(join(dir.path, `xdg-${dst}`)) }
-    )
+    return run('nix-store', substituteArgs(join(dir.path, dst), path, shimUrl, key), {
+      env: nixEnv(join(dir.path, `xdg-${dst}`))
+    })
   }
 
   function valid(dst: string, path: string) {

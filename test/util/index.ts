@@ -80,6 +80,30 @@ export function nixEnv(cacheHome: string, extra: Record<string, string> = {}): N
 }
 
 /**
+ * Arguments of `nix-store` that realise `path` into the chroot store `store` from `substituter` alone, trusting
+ * `trustedKey`; add more `--option`s after them.
+ */
+export function substituteArgs(
+  store: string,
+  path: string,
+  substituter: string,
+  trustedKey: string
+): string[] {
+  return [
+    '--store',
+    store,
+    '-r',
+    path,
+    '--option',
+    'substituters',
+    substituter,
+    '--option',
+    'trusted-public-keys',
+    trustedKey
+  ]
+}
+
+/**
  * Build a Nix expression with the real `nix-build` and return its output paths. The expression is written to a
  * file in `dir`; use `builder = "/bin/sh"` and `PATH = "/usr/bin:/bin"` for offline builds.
  */

@@ -153,8 +153,8 @@ export class ShimServer {
       res.writeHead(status, headers)
       // One write at a time, the next piece asked for only once the socket has taken this one: the stream may reuse
       // its buffers (OpenedNar), and the store keeps reading ahead meanwhile.
-      for await (const bytes of nar.stream) await writeTaken(res, bytes, abort.signal)
-      await endTaken(res, abort.signal)
+      for await (const bytes of nar.stream) await whenTaken(abort.signal, (done) => res.write(bytes, done))
+      await whenTaken(abort.signal, (done) => res.end(done))
     } catch (err) {
       // Headers are out: the only honest signal left is a cut connection (Nix then reports an incomplete NAR).
       if (!abort.signal.aborted) log('NAR %s cut: %s', entry.fields.storePath, (err as Error).message)
@@ -186,29 +186,19 @@ export class ShimServer {
   }
 }
 
-/** Write `bytes`; resolves once the socket has taken them (the write's callback), rejects when the response closes. */
-function writeTaken(res: ServerResponse, bytes: Uint8Array, signal: AbortSignal): Promise<void> {
+/**
+ * Run `op`, a write or an end on `res`, and resolve once its callback has run (the socket has taken the bytes, or
+ * the response is finished); reject when the response closes first, since then the callback may never run.
+ */
+function whenTaken(signal: AbortSignal, op: (done: (err?: Error | null) => void) => void): Promise<void> {
   return new Promise((resolve, reject) => {
     const closed = () => reject(new Error('the response closed'))
     if (signal.aborted) return closed()
     signal.addEventListener('abort', closed, { once: true })
-    res.write(bytes, (err) => {
+    op((err) => {
       signal.removeEventListener('abort', closed)
       if (err) reject(err)
       else resolve()
-    })
-  })
-}
-
-/** End the response; resolves once it is finished, rejects when it closes first. */
-function endTaken(res: ServerResponse, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const closed = () => reject(new Error('the response closed'))
-    if (signal.aborted) return closed()
-    signal.addEventListener('abort', closed, { once: true })
-    res.end(() => {
-      signal.removeEventListener('abort', closed)
-      resolve()
     })
   })
 }

@@ -164,12 +164,14 @@ export async function ingestNar(
     }
     await onChunk({ cid, bytes: p.bytes, offset: p.offset, release })
   }
+  /** Deliver the oldest chunk of the window (waiting for its digest). */
+  const deliverFirst = async (): Promise<void> => {
+    const p = window.shift()!
+    windowBytes -= p.bytes.length
+    await deliver(p)
+  }
   const deliverReady = async (): Promise<void> => {
-    while (window.length > 0 && window[0]!.ready) {
-      const p = window.shift()!
-      windowBytes -= p.bytes.length
-      await deliver(p)
-    }
+    while (window.length > 0 && window[0]!.ready) await deliverFirst()
   }
   const enqueue = async (bytes: Uint8Array, digest: Promise<ArrayBuffer | Uint8Array>): Promise<void> => {
     const p: Pending = { bytes, offset, digest, ready: false }
@@ -183,11 +185,7 @@ export async function ingestNar(
     window.push(p)
     offset += bytes.length
     windowBytes += bytes.length
-    while (windowBytes >= INGEST_HASH_WINDOW) {
-      const p = window.shift()!
-      windowBytes -= p.bytes.length
-      await deliver(p)
-    }
+    while (windowBytes >= INGEST_HASH_WINDOW) await deliverFirst()
   }
   /** Queue the chunks that end in `piece` (on the workers: one request for all of them). */
   const enqueueAll = async (piece: Uint8Array, found: Uint8Array[]): Promise<void> => {
@@ -264,9 +262,7 @@ export async function ingestNar(
     if (last !== undefined) await enqueueAll(new Uint8Array(0), [last])
     while (window.length > 0) {
       signal?.throwIfAborted()
-      const p = window.shift()!
-      windowBytes -= p.bytes.length
-      await deliver(p)
+      await deliverFirst()
     }
     narDigest = session === undefined ? narHasher!.digest() : await session.digest()
   } finally {

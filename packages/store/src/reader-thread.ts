@@ -17,36 +17,30 @@ import { ReaderThreadError } from './errors.js'
 const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads')
 const { openSync, readSync, closeSync } = require('node:fs')
+// Read one file of exactly size bytes into into[at..]: undefined, or why not as { code, message }.
+const readFile = (path, into, at, size) => {
+  let fd
+  try {
+    fd = openSync(path, 'r')
+    let got = 0
+    while (got < size) {
+      const n = readSync(fd, into, at + got, size - got, got)
+      if (n === 0) return { code: 'SHORT', message: 'read ' + got + ' of ' + size + ' bytes' }
+      got += n
+    }
+  } catch (err) {
+    return { code: err.code || 'EIO', message: err.message }
+  } finally {
+    if (fd !== undefined) closeSync(fd)
+  }
+}
 parentPort.on('message', (m) => {
   const into = new Uint8Array(m.b, m.o, m.n)
   let at = 0
   for (let i = 0; i < m.paths.length; i++) {
-    const size = m.sizes[i]
-    let fd
-    try {
-      fd = openSync(m.paths[i], 'r')
-    } catch (err) {
-      parentPort.postMessage({ id: m.id, i, code: err.code || 'EIO', message: err.message })
-      return
-    }
-    let got = 0
-    try {
-      while (got < size) {
-        const n = readSync(fd, into, at + got, size - got, got)
-        if (n === 0) break
-        got += n
-      }
-    } catch (err) {
-      parentPort.postMessage({ id: m.id, i, code: err.code || 'EIO', message: err.message })
-      return
-    } finally {
-      closeSync(fd)
-    }
-    if (got !== size) {
-      parentPort.postMessage({ id: m.id, i, code: 'SHORT', message: 'read ' + got + ' of ' + size + ' bytes' })
-      return
-    }
-    at += size
+    const failed = readFile(m.paths[i], into, at, m.sizes[i])
+    if (failed !== undefined) return parentPort.postMessage({ id: m.id, i, ...failed })
+    at += m.sizes[i]
   }
   parentPort.postMessage({ id: m.id })
 })

@@ -83,6 +83,12 @@ import { ChunkFileReadError, ReaderThread } from './reader-thread.js'
 
 const log = createDebug('narthex:store')
 
+/** Consecutive chunks `first..last` (inclusive) of a manifest, read into one buffer by readNar. */
+interface ReadGroup {
+  readonly first: number
+  readonly last: number
+}
+
 /** What the index holds per NAR (key `n!<narHash>`). */
 interface NarRecord {
   readonly narHash: string
@@ -455,10 +461,7 @@ export class LevelStore extends EventTarget {
     try {
       fd = await openForRead(this.chunkPath(key))
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-        await this.markDamaged(key, 'missing')
-        throw new NarDamagedError(`chunk ${key} is missing from the store`, { cause: err })
-      }
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') await this.chunkUnreadable(key, 'missing', err)
       throw err
     }
     let got = 0
@@ -477,10 +480,7 @@ export class LevelStore extends EventTarget {
       const digest = new Uint8Array(await webcrypto.subtle.digest('SHA-256', into))
       ok = Buffer.from(digest).equals(cid.multihash.digest)
     }
-    if (!ok) {
-      await this.quarantine(key)
-      throw new ChunkCorruptError(`stored chunk ${key} is corrupt; it has been quarantined`)
-    }
+    if (!ok) await this.chunkUnreadable(key, 'corrupt')
   }
 
   /** Move a corrupt chunk aside, mark every NAR using it damaged, and tell listeners. */
@@ -848,7 +848,7 @@ export class LevelStore extends EventTarget {
       // Consecutive chunks are read into one buffer of about READ_GROUP_BYTES each (each chunk file straight into
       // its slice, no copy), so the consumer gets ~1 MiB pieces: far fewer socket writes and stream steps than one
       // per ~64 KiB chunk. READ_AHEAD groups are read (and checked) ahead of the consumer.
-      const groups: { first: number; last: number }[] = []
+      const groups: ReadGroup[] = []
       for (let i = lo; i <= last; ) {
         let j = i
         while (j < last && offsets[j + 2]! - offsets[i]! <= READ_GROUP_BYTES) j++
@@ -856,16 +856,16 @@ export class LevelStore extends EventTarget {
         i = j + 1
       }
       const verify = opts.verify ?? true
-      if (opts.reuseBuffers === true && !verify) {
-        yield* this.readGroupsReused(manifest.chunks, offsets, groups, start, end, signal)
-        return
-      }
-      const queue: Promise<Buffer>[] = []
+      const read =
+        opts.reuseBuffers === true && !verify
+          ? this.reusedGroupReader(manifest.chunks, offsets, groups)
+          : (g: ReadGroup) => this.readGroup(manifest.chunks, offsets, g.first, g.last, verify, signal)
+      const queue: Promise<Uint8Array>[] = []
       let next = 0
       const fill = () => {
         while (queue.length < READ_AHEAD && next < groups.length) {
-          const g = groups[next++]!
-          const p = this.readGroup(manifest.chunks, offsets, g.first, g.last, verify, signal)
+          const p = read(groups[next]!, next)
+          next++
           p.catch(() => {})
           queue.push(p)
         }
@@ -884,72 +884,53 @@ export class LevelStore extends EventTarget {
   }
 
   /**
-   * readNar's groups read on the reader thread into READ_AHEAD + 1 slots of one SharedArrayBuffer, reused: each
-   * yielded view is overwritten once the consumer asks for the next one. No re-hash (verify false only).
+   * For readNar with reuseBuffers: reads group number k on the reader thread into slot k % READ_AHEAD of one
+   * SharedArrayBuffer. readNar has at most READ_AHEAD groups read or yielded at once, and starts group k only once
+   * the consumer has asked past group k - READ_AHEAD, so a slot is never refilled while its view is still in use.
    */
-  private async *readGroupsReused(
+  private reusedGroupReader(
     chunks: readonly { cid: CID; size: number }[],
     offsets: Float64Array,
-    groups: readonly { first: number; last: number }[],
-    start: number,
-    end: number,
-    signal?: AbortSignal
-  ): AsyncGenerator<Uint8Array> {
-    const sizeOf = (g: { first: number; last: number }) => offsets[g.last + 1]! - offsets[g.first]!
+    groups: readonly ReadGroup[]
+  ): (g: ReadGroup, k: number) => Promise<Uint8Array> {
+    const sizeOf = (g: ReadGroup) => offsets[g.last + 1]! - offsets[g.first]!
     const slotBytes = groups.reduce((max, g) => Math.max(max, sizeOf(g)), 0)
-    const slots = Math.min(groups.length, READ_AHEAD + 1)
+    const slots = Math.min(groups.length, READ_AHEAD)
     const shared = new SharedArrayBuffer(slotBytes * slots)
-    const free = Array.from({ length: slots }, (_, i) => i)
-    const reads: Promise<{ slot: number; bytes: Uint8Array }>[] = []
-    let next = 0
-    const fill = () => {
-      while (free.length > 0 && reads.length < READ_AHEAD && next < groups.length) {
-        const g = groups[next++]!
-        const slot = free.pop()!
-        const bytes = new Uint8Array(shared, slot * slotBytes, sizeOf(g))
-        const keys: string[] = []
-        const paths: string[] = []
-        const sizes: number[] = []
-        for (let i = g.first; i <= g.last; i++) {
-          const key = chunks[i]!.cid.toString()
-          keys.push(key)
-          paths.push(this.chunkPath(key))
-          sizes.push(chunks[i]!.size)
-        }
-        const p = this.reader.read(bytes, paths, sizes).then(
-          () => ({ slot, bytes }),
-          (err: unknown) => this.chunkReadFailed(err, keys)
+    return async (g, k) => {
+      const bytes = new Uint8Array(shared, (k % slots) * slotBytes, sizeOf(g))
+      const group = chunks.slice(g.first, g.last + 1)
+      const keys = group.map((c) => c.cid.toString())
+      try {
+        await this.reader.read(
+          bytes,
+          keys.map((key) => this.chunkPath(key)),
+          group.map((c) => c.size)
         )
-        p.catch(() => {})
-        reads.push(p)
+      } catch (err) {
+        if (!(err instanceof ChunkFileReadError)) throw err
+        const key = keys[err.index]!
+        if (err.code === 'ENOENT') await this.chunkUnreadable(key, 'missing', err)
+        if (err.code === 'SHORT') await this.chunkUnreadable(key, 'corrupt', err)
+        throw Object.assign(new Error(`reading chunk ${key}: ${err.message}`, { cause: err }), {
+          code: err.code
+        })
       }
-    }
-    for (let k = 0; k < groups.length; k++) {
-      fill()
-      const { slot, bytes } = await reads.shift()!
-      signal?.throwIfAborted()
-      fill() // keep READ_AHEAD reads going while the consumer has this one
-      const g = groups[k]!
-      const from = k === 0 ? start - offsets[g.first]! : 0
-      const to = k === groups.length - 1 ? end - offsets[g.first]! : bytes.length
-      yield from === 0 && to === bytes.length ? bytes : bytes.subarray(from, to)
-      free.push(slot)
+      return bytes
     }
   }
 
-  /** What a failed group read on the reader thread means: a missing chunk damages its NARs, a short one is corrupt. */
-  private async chunkReadFailed(err: unknown, keys: readonly string[]): Promise<never> {
-    if (!(err instanceof ChunkFileReadError)) throw err
-    const key = keys[err.index]!
-    if (err.code === 'ENOENT') {
+  /**
+   * A chunk file that is missing (its NARs marked damaged) or corrupt (quarantined): throws NarDamagedError or
+   * ChunkCorruptError.
+   */
+  private async chunkUnreadable(key: string, reason: 'missing' | 'corrupt', cause?: unknown): Promise<never> {
+    if (reason === 'missing') {
       await this.markDamaged(key, 'missing')
-      throw new NarDamagedError(`chunk ${key} is missing from the store`, { cause: err })
+      throw new NarDamagedError(`chunk ${key} is missing from the store`, { cause })
     }
-    if (err.code === 'SHORT') {
-      await this.quarantine(key)
-      throw new ChunkCorruptError(`stored chunk ${key} is corrupt; it has been quarantined`, { cause: err })
-    }
-    throw Object.assign(new Error(`reading chunk ${key}: ${err.message}`, { cause: err }), { code: err.code })
+    await this.quarantine(key)
+    throw new ChunkCorruptError(`stored chunk ${key} is corrupt; it has been quarantined`, { cause })
   }
 
   private touch(narHash: string): void {

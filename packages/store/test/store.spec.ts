@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { CHUNKER, chunkCid, ingestNar, narCidFromNarHash } from '@narthex/content'
 import fc from 'fast-check'
 import { tempDir } from '../../../test/util/index.js'
+import { READ_AHEAD } from '../src/constants.js'
 import { createStore, type Store } from '../src/index.js'
 import { collect, detBytes, filesUnder, narHashOf, narinfoFor, piecesOf } from './util.js'
 
@@ -261,12 +262,12 @@ describe('store', () => {
     }
     const whole = await read()
     assert.ok(whole.bytes.equals(big))
-    // Five groups of ~1 MiB came out of one SharedArrayBuffer of three slots.
+    // Five groups of ~1 MiB came out of one SharedArrayBuffer of READ_AHEAD slots.
     assert.ok(whole.views.length >= 5, `${whole.views.length} views`)
     const shared = whole.views[0]!.buffer
     assert.ok(shared instanceof SharedArrayBuffer)
     assert.ok(whole.views.every((v) => v.buffer === shared))
-    assert.equal(new Set(whole.views.map((v) => v.byteOffset)).size, 3)
+    assert.equal(new Set(whole.views.map((v) => v.byteOffset)).size, READ_AHEAD)
     await fc.assert(
       fc.asyncProperty(fc.nat(big.length), fc.nat(big.length), async (x, y) => {
         const [start, end] = x <= y ? [x, y] : [y, x]

@@ -1,6 +1,7 @@
 import {
   type ConfigInput,
   createOrchestrator,
+  InvalidConfigError,
   loadOrchestratorConfig,
   parseListen,
   resolveConfig
@@ -52,7 +53,7 @@ Prints "listening on URL" when ready; stops cleanly on SIGINT or SIGTERM.`,
     })
     if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`)
     let input: ConfigInput = {}
-    if (values.config !== undefined) input = await asUsage(loadOrchestratorConfig(values.config))
+    if (values.config !== undefined) input = await asUsage(() => loadOrchestratorConfig(values.config!))
     if (values.data !== undefined) input.dataDir = values.data
     if (values.key !== undefined) input.keyFile = values.key
     if (values.listen !== undefined) Object.assign(input, parseListen(values.listen))
@@ -78,7 +79,7 @@ Prints "listening on URL" when ready; stops cleanly on SIGINT or SIGTERM.`,
       if (!/^\d+$/.test(values.priority)) throw new UsageError('--priority must be a non-negative integer')
       input.cachePriority = Number(values.priority)
     }
-    const config = await asUsage(Promise.resolve().then(() => resolveConfig(input)))
+    const config = await asUsage(() => resolveConfig(input))
     const orchestrator = createOrchestrator({ config })
     // Listen before starting: a SIGTERM right after the "listening" line (or during start) stops cleanly.
     const stop = listenForStop()
@@ -110,11 +111,11 @@ Prints "listening on URL" when ready; stops cleanly on SIGINT or SIGTERM.`,
  * A configuration mistake is a usage error (exit 2), as for the seeder and the shim: the systemd units do not
  * restart a program that cannot start until someone edits its configuration.
  */
-async function asUsage<T>(work: Promise<T>): Promise<T> {
+async function asUsage<T>(work: () => T | Promise<T>): Promise<T> {
   try {
-    return await work
+    return await work()
   } catch (err) {
-    if ((err as Error).name === 'InvalidConfigError') throw new UsageError((err as Error).message)
+    if (err instanceof InvalidConfigError) throw new UsageError(err.message)
     throw err
   }
 }
