@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import type { CID } from 'multiformats/cid'
 import { waitFor } from '../../../test/util/index.js'
-import { Announcer, findProviders, type NarthexNode, type NodeInit } from '../src/index.js'
+import { Announcer, DHT_K, findProviders, type NarthexNode, type NodeInit } from '../src/index.js'
 import { loopbackNode, pseudoRandomBytes, rawCid } from './util.js'
 
 /** A DHT of `n` server nodes on loopback, all bootstrapped from the first. */
@@ -14,7 +14,12 @@ export async function dhtNetwork(n: number, init: NodeInit = {}): Promise<Narthe
   const all = [first, ...rest]
   const size = (node: NarthexNode) =>
     (node.services.dht as unknown as { routingTable: { size: number } }).routingTable.size
-  await waitFor('routing tables', () => all.every((node) => size(node) >= 1), 15_000)
+  // Until every node knows k peers (or all the others): the nodes' first self-lookups are still filling the
+  // tables, and a walk through nodes that know only the bootstrap node may end short of a key's closest peers.
+  const k = Math.min(n - 1, init.dht?.kBucketSize ?? DHT_K)
+  const t0 = Date.now()
+  await waitFor('routing tables', () => all.every((node) => size(node) >= k), 30_000)
+  console.log(`      routing tables of ${n} nodes at ${k} peers each after ${Date.now() - t0} ms`)
   return all
 }
 
