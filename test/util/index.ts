@@ -7,6 +7,8 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
 
 export const REPO_ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)))
 export const NARTHEX_BIN = join(REPO_ROOT, 'apps/cli/bin/narthex.js')
@@ -134,4 +136,13 @@ export async function waitFor<T>(
       throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`)
     await new Promise((r) => setTimeout(r, 25))
   }
+}
+
+/**
+ * A full garbage collection, from a process started without --expose-gc. Tests use it to prove that something
+ * waiting on a timer or a signal does not depend on an object only weakly held (see @narthex/abort).
+ */
+export function collectGarbage(): void {
+  setFlagsFromString('--expose-gc')
+  ;(runInNewContext('gc') as () => void)()
 }

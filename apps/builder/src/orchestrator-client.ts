@@ -1,6 +1,7 @@
 /**
  * Submitting attestations to the orchestrator (`POST /api/v1/attestations`, docs/api.md), in batches.
  */
+import { deadline } from '@narthex/abort'
 import type { Attestation, OutputStatus } from '@narthex/consensus'
 import { formatAttestation } from '@narthex/consensus'
 import { SUBMIT_BATCH, SUBMIT_TIMEOUT_MS } from './constants.js'
@@ -32,9 +33,7 @@ export class OrchestratorClient {
     const results: SubmitResult[] = []
     for (let i = 0; i < attestations.length; i += SUBMIT_BATCH) {
       const batch = attestations.slice(i, i + SUBMIT_BATCH).map(formatAttestation)
-      const signal = opts.signal
-        ? AbortSignal.any([opts.signal, AbortSignal.timeout(SUBMIT_TIMEOUT_MS)])
-        : AbortSignal.timeout(SUBMIT_TIMEOUT_MS)
+      const signal = deadline(SUBMIT_TIMEOUT_MS, opts.signal)
       let res: Response
       try {
         res = await fetch(`${this.base}/api/v1/attestations`, {

@@ -12,6 +12,7 @@
  *    root) into the store with the orchestrator's narinfo, or, when no peer has it and an upstream binary cache is
  *    configured, import it from there (checked against the agreed NarHash and NarSize).
  */
+import { deadline } from '@narthex/abort'
 import { narCidFromNarHash, sameNarHash } from '@narthex/content'
 import { parseNarinfo } from '@narthex/nix'
 import { chunkSinkFromStore, findProviders, NarDownload, type NarthexNode } from '@narthex/p2p'
@@ -184,7 +185,7 @@ export class Mirror {
 
   private async fetchOne(c: MirrorCandidate, signal: AbortSignal): Promise<void> {
     const { store, node } = this.init
-    const timeout = AbortSignal.any([signal, AbortSignal.timeout(MIRROR_DOWNLOAD_TIMEOUT_MS)])
+    const timeout = deadline(MIRROR_DOWNLOAD_TIMEOUT_MS, signal)
     try {
       const download = new NarDownload(
         { node, sink: chunkSinkFromStore(store, { narinfo: c.narinfo }) },

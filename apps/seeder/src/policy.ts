@@ -12,6 +12,7 @@
  * asked again after that, so an output agreed later is published and one withdrawn upstream stops being.
  */
 
+import { deadline } from '@narthex/abort'
 import { sameNarHash } from '@narthex/content'
 import { type PublicKey, parseNarinfo, parsePublicKey, parseStorePath, verifyNarinfo } from '@narthex/nix'
 import type { NarEntry, Store } from '@narthex/store'
@@ -149,10 +150,7 @@ export class Policy {
   async get(path: string, options: { signal?: AbortSignal } = {}): Promise<string | undefined> {
     if (this.orchestrator === undefined) throw new OrchestratorError('no orchestrator configured')
     this.stats.orchestratorRequests++
-    const signal = AbortSignal.any([
-      ...(options.signal !== undefined ? [options.signal] : []),
-      AbortSignal.timeout(this.init.timeoutMs ?? ORCHESTRATOR_TIMEOUT_MS)
-    ])
+    const signal = deadline(this.init.timeoutMs ?? ORCHESTRATOR_TIMEOUT_MS, options.signal)
     let res: Response
     try {
       res = await fetch(`${this.orchestrator}${path}`, { signal, redirect: 'error' })

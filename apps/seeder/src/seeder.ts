@@ -11,6 +11,7 @@
  * the chunk (status, metrics, onEvent), and, when it has peers, re-fetches the missing chunks from them (verified
  * against the manifest root it holds); the repaired NAR is published again.
  */
+import { deadline } from '@narthex/abort'
 import { type CID, narCidFromNarHash } from '@narthex/content'
 import { parseStorePath } from '@narthex/nix'
 import {
@@ -659,7 +660,7 @@ export class Seeder {
     try {
       const download = new NarDownload({ node, sink: chunkSinkFromStore(store) }, narHash, {
         manifestRoot: root,
-        signal: AbortSignal.any([this.controller.signal, AbortSignal.timeout(MIRROR_DOWNLOAD_TIMEOUT_MS)])
+        signal: deadline(MIRROR_DOWNLOAD_TIMEOUT_MS, this.controller.signal)
       })
       for await (const _ of download.bytes()) {
         // the sink stores each verified chunk; commitNar at the end clears the damage (nar:added republishes)

@@ -1,11 +1,4 @@
 /** Small helpers for the shim's outgoing HTTP requests (orchestrator, upstream caches), built on global fetch. */
-import { LOOKUP_TIMEOUT_MS } from './constants.js'
-
-/** A signal that aborts on the caller's signal or after `ms`. */
-export function withTimeout(signal: AbortSignal | undefined, ms: number = LOOKUP_TIMEOUT_MS): AbortSignal {
-  const timeout = AbortSignal.timeout(ms)
-  return signal === undefined ? timeout : AbortSignal.any([signal, timeout])
-}
 
 /** Read a response body as text, refusing more than `max` bytes (the excess is never buffered). */
 export async function readText(res: Response, max: number, onTooLarge: () => Error): Promise<string> {

@@ -10,10 +10,11 @@
  * A plain binary cache (narinfos signed by some key, no agreement route) therefore also works as the narinfo
  * source; the end-to-end tests use that.
  */
+import { deadline } from '@narthex/abort'
 import createDebug from 'debug'
-import { MAX_NARINFO_BYTES } from './constants.js'
+import { LOOKUP_TIMEOUT_MS, MAX_NARINFO_BYTES } from './constants.js'
 import { OrchestratorError } from './errors.js'
-import { readText, withTimeout } from './http-client.js'
+import { readText } from './http-client.js'
 import { readNarinfo } from './narinfo.js'
 import type { AgreedNarinfo, NarinfoSource } from './sources.js'
 
@@ -64,7 +65,10 @@ export class OrchestratorClient implements NarinfoSource {
   async #get(path: string, signal?: AbortSignal): Promise<Response | undefined> {
     let res: Response
     try {
-      res = await fetch(`${this.#base}${path}`, { signal: withTimeout(signal), redirect: 'error' })
+      res = await fetch(`${this.#base}${path}`, {
+        signal: deadline(LOOKUP_TIMEOUT_MS, signal),
+        redirect: 'error'
+      })
     } catch (err) {
       throw new OrchestratorError(`orchestrator unreachable: ${(err as Error).message}`)
     }

@@ -10,6 +10,7 @@
  * and the thread pool the spool and the HTTP response need: it made a cold substitution several times slower.
  * The price: an interrupted download leaves no chunks behind to resume from.
  */
+import { deadline } from '@narthex/abort'
 import { narCidFromNarHash } from '@narthex/content'
 import {
   type ChunkSink,
@@ -23,7 +24,6 @@ import type { Store } from '@narthex/store'
 import createDebug from 'debug'
 import { LOOKUP_TIMEOUT_MS } from './constants.js'
 import { NarNotFoundError, NarUnavailableError } from './errors.js'
-import { withTimeout } from './http-client.js'
 import type { NarFetch, NarRequest, NarSource } from './sources.js'
 
 const log = createDebug('narthex:shim:swarm')
@@ -64,7 +64,7 @@ export class SwarmSource implements NarSource {
    */
   async has(req: NarRequest, opts: { signal?: AbortSignal } = {}): Promise<boolean> {
     const cid = narCidFromNarHash(req.narHash)
-    const signal = withTimeout(opts.signal)
+    const signal = deadline(LOOKUP_TIMEOUT_MS, opts.signal)
     let asked = 0
     for await (const peer of findProviders(this.#node, cid, { signal, timeoutMs: LOOKUP_TIMEOUT_MS })) {
       if (++asked > MAX_HAVE_ASKS) break

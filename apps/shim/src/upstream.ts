@@ -7,16 +7,18 @@
  * (NarHash, NarSize). Nothing from it is served to Nix. Compressions undone here: none, br, gzip (node:zlib);
  * an upstream serving xz, zstd or bzip2 is skipped with UnsupportedCompressionError.
  */
+
 import { get as httpGetRaw, type IncomingMessage } from 'node:http'
 import { get as httpsGetRaw } from 'node:https'
 import { pipeline, type Readable, type Transform } from 'node:stream'
 import { createBrotliDecompress, createGunzip } from 'node:zlib'
+import { deadline } from '@narthex/abort'
 import { parseStorePath } from '@narthex/nix'
 import createDebug from 'debug'
 import { batched } from './batched.js'
-import { DELIVERABLE_TTL_MS, MAX_NARINFO_BYTES, WRITE_BATCH_BYTES } from './constants.js'
+import { DELIVERABLE_TTL_MS, LOOKUP_TIMEOUT_MS, MAX_NARINFO_BYTES, WRITE_BATCH_BYTES } from './constants.js'
 import { NarNotFoundError, UnsupportedCompressionError, UpstreamError } from './errors.js'
-import { readText, withTimeout } from './http-client.js'
+import { readText } from './http-client.js'
 import { readNarinfo } from './narinfo.js'
 import type { NarFetch, NarRequest, NarSource } from './sources.js'
 
@@ -86,7 +88,7 @@ export class UpstreamSource implements NarSource {
     const { hashPart } = parseStorePath(req.storePath)
     let res: Response
     try {
-      res = await fetch(`${this.#base}/${hashPart}.narinfo`, { signal: withTimeout(signal) })
+      res = await fetch(`${this.#base}/${hashPart}.narinfo`, { signal: deadline(LOOKUP_TIMEOUT_MS, signal) })
     } catch (err) {
       throw new UpstreamError(`${this.#base} unreachable: ${(err as Error).message}`)
     }

@@ -9,7 +9,8 @@ import { join } from 'node:path'
 import { chunkSourceFromStore, createNode, FetchServer, type NarthexNode } from '@narthex/p2p'
 import { createStore, type Store } from '@narthex/store'
 import { type CacheServer, startCacheServer } from '../../../test/util/cache-server.js'
-import { tempDir, waitFor } from '../../../test/util/index.js'
+import { collectGarbage, tempDir, waitFor } from '../../../test/util/index.js'
+import { LOOKUP_TIMEOUT_MS } from '../src/constants.js'
 import { createShim, type Shim, SwarmSource } from '../src/index.js'
 import { fakePath, get } from './fixtures.js'
 
@@ -100,6 +101,14 @@ describe('shim fetching from the swarm', function () {
   it('answers 404 for an agreed path no peer has', async () => {
     const q = fakePath('nobody', 1000)
     orch.files.set(`/${q.hashPart}.narinfo`, q.narinfo)
-    assert.equal((await get(shim.url, `/${q.hashPart}.narinfo`)).status, 404)
+    // The lookup waits for DHT peers until its deadline (the shim's routing table is empty here). A garbage
+    // collection meanwhile must not lose the deadline: on Node 20 a timeout inside AbortSignal.any() is only weakly
+    // held, and a CI run hung here for 60 s.
+    const started = Date.now()
+    const reply = get(shim.url, `/${q.hashPart}.narinfo`)
+    await new Promise((resolve) => setTimeout(resolve, 500))
+    collectGarbage()
+    assert.equal((await reply).status, 404)
+    assert.ok(Date.now() - started < 3 * LOOKUP_TIMEOUT_MS, `404 after ${Date.now() - started} ms`)
   })
 })

@@ -3,8 +3,10 @@
  * BOOTSTRAP_REDIAL_MS. A libp2p service, started and stopped with the node. Identify then feeds the peers to the
  * DHT's routing table.
  */
+
 import type { PeerId } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
+import { deadline } from '@narthex/abort'
 import debug from 'debug'
 import { BOOTSTRAP_REDIAL_MS } from './constants.js'
 
@@ -52,7 +54,7 @@ export class Bootstrap {
         const peer = ma.getComponents().find((c) => c.name === 'p2p')?.value
         if (peer !== undefined && cm.getConnections().some((c) => c.remotePeer.toString() === peer)) return
         try {
-          await cm.openConnection(ma, { signal: AbortSignal.any([signal, AbortSignal.timeout(10_000)]) })
+          await cm.openConnection(ma, { signal: deadline(10_000, signal) })
           this.connected++
         } catch (err) {
           log('bootstrap dial %s failed: %s', ma.toString(), (err as Error).message)

@@ -16,9 +16,11 @@
  *
  * Memory is bounded by maxAheadBytes plus each stream's read limit, whatever the consumer's speed.
  */
+
 import { createHash } from 'node:crypto'
 import { setMaxListeners } from 'node:events'
 import type { PeerId } from '@libp2p/interface'
+import { deadline } from '@narthex/abort'
 import {
   decodeManifest,
   type Manifest,
@@ -344,7 +346,7 @@ export class NarDownload {
     const timeout = this.options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS
     let session: PeerSession | undefined
     try {
-      const signal = AbortSignal.any([this.signal, AbortSignal.timeout(timeout)])
+      const signal = deadline(timeout, this.signal)
       session = await PeerSession.open(this.components.node, peer, { signal })
       if (!(await session.have(this.narCid, { signal }))) {
         await session.close()
@@ -409,10 +411,7 @@ export class NarDownload {
       tried.add(p.id)
       let bytes: Uint8Array | undefined
       try {
-        const signal = AbortSignal.any([
-          this.signal,
-          AbortSignal.timeout(this.options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS)
-        ])
+        const signal = deadline(this.options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS, this.signal)
         bytes = await p.session.getManifest(this.narCid, { signal })
       } catch (err) {
         if (this.failure !== undefined) throw this.failure

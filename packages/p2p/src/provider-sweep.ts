@@ -21,10 +21,12 @@
  * wire format (dht.proto's Message) itself;
  * checked when the sweep is built: an upgrade that changes them fails loudly (DhtInternalsError), not silently.
  */
+
 import { createHash } from 'node:crypto'
 import type { PeerId, Stream } from '@libp2p/interface'
 import type { KadDHT } from '@libp2p/kad-dht'
 import type { Multiaddr } from '@multiformats/multiaddr'
+import { deadline } from '@narthex/abort'
 import debug from 'debug'
 import type { CID } from 'multiformats/cid'
 import {
@@ -235,11 +237,10 @@ export class ProviderSweep {
   /** The closest peers to the key that answered a walk, closest first. */
   private async walk(target: Key, signal: AbortSignal | undefined): Promise<Candidate[]> {
     this.stats.walks++
-    const timeout = AbortSignal.timeout(this.init.walkTimeoutMs ?? ANNOUNCE_WALK_TIMEOUT_MS)
     const found: Candidate[] = []
     try {
       for await (const ev of this.dht.getClosestPeers(target.cid.multihash.bytes, {
-        signal: signal !== undefined ? AbortSignal.any([signal, timeout]) : timeout
+        signal: deadline(this.init.walkTimeoutMs ?? ANNOUNCE_WALK_TIMEOUT_MS, signal)
       })) {
         if (ev.name === 'FINAL_PEER') found.push({ id: ev.peer.id, kadId: this.peerKadId(ev.peer.id) })
       }
@@ -320,8 +321,7 @@ export class ProviderSweep {
     frames: Uint8Array[],
     signal: AbortSignal | undefined
   ): Promise<boolean> {
-    const timeout = AbortSignal.timeout(this.init.streamTimeoutMs ?? ANNOUNCE_STREAM_TIMEOUT_MS)
-    const s = signal !== undefined ? AbortSignal.any([signal, timeout]) : timeout
+    const s = deadline(this.init.streamTimeoutMs ?? ANNOUNCE_STREAM_TIMEOUT_MS, signal)
     let stream: Stream | undefined
     const onAbort = (): void => stream?.abort(new Error('announce stream timed out'))
     s.addEventListener('abort', onAbort, { once: true })

@@ -3,7 +3,9 @@
  * DHT. The DHT is a hint, not an authority: every candidate is asked HAVE before it is used, and a lookup yields
  * at most MAX_PROVIDERS_PER_LOOKUP peers so a flood of Sybil records cannot make us dial without bound.
  */
+
 import type { PeerId } from '@libp2p/interface'
+import { deadline } from '@narthex/abort'
 import debug from 'debug'
 import type { CID } from 'multiformats/cid'
 import { FIND_PROVIDERS_TIMEOUT_MS, MAX_PROVIDERS_PER_LOOKUP, NAR_PROTOCOL } from './constants.js'
@@ -40,10 +42,7 @@ export async function* findProviders(
     yield conn.remotePeer
   }
   if (options.connectedOnly) return
-  const signal = AbortSignal.any([
-    ...(options.signal !== undefined ? [options.signal] : []),
-    AbortSignal.timeout(options.timeoutMs ?? FIND_PROVIDERS_TIMEOUT_MS)
-  ])
+  const signal = deadline(options.timeoutMs ?? FIND_PROVIDERS_TIMEOUT_MS, options.signal)
   const max = options.maxProviders ?? MAX_PROVIDERS_PER_LOOKUP
   let fromDht = 0
   try {
