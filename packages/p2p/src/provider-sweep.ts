@@ -12,10 +12,12 @@
  * - For each key of the region the candidates are the walk's peers plus the k closest peers of our routing
  *   table; the k closest candidates by XOR distance get the record. Every peer sharing z + 1 bits with the key
  *   (the closest ones, where a lookup for the key ends) is among them.
+ * - A walk cut short (its deadline passed, or the DHT query failed) proves nothing about the peers it did not reach:
+ *   its region is its own key alone, and the next key gets a walk of its own.
  * - Each peer gets all its messages of a region on one stream (kad-dht's handler reads messages until the stream
  *   ends), instead of one stream per message as provide() opens: a stream open costs a multistream-select round
- *   trip. A peer's messages count as acknowledged when the peer closes the stream cleanly, which its handler does
- *   only after handling every message; provide() counts a message written without error.
+ *   trip. The messages end with a PING; kad-dht handles a stream's messages in order, so its echo acknowledges
+ *   every ADD_PROVIDER before it. provide() counts a message written without error.
  *
  * It uses kad-dht 16 internals (`protocol`, `routingTable.closestPeers`, `providers.addProvider`) and writes its
  * wire format (dht.proto's Message) itself;
@@ -52,12 +54,17 @@ export interface ProviderSweepInit {
   readonly streamConcurrency?: number
   /** One peer's stream of messages that has not been closed by the peer in this long failed (default 60 s). */
   readonly streamTimeoutMs?: number
-  /** One walk that takes longer than this is abandoned; its keys get no acknowledgements (default 30 s). */
+  /**
+   * One walk that takes longer than this is abandoned (default 30 s): its key is sent to the closest peers found
+   * so far and in the routing table, and the next key gets a walk of its own.
+   */
   readonly walkTimeoutMs?: number
 }
 
 export interface SweepStats {
   walks: number
+  /** Walks that hit their deadline or failed (each then served its own key only). */
+  walksCutShort: number
   messages: number
   acks: number
   errors: number
@@ -169,7 +176,7 @@ class Limit {
 }
 
 export class ProviderSweep {
-  readonly stats: SweepStats = { walks: 0, messages: 0, acks: 0, errors: 0 }
+  readonly stats: SweepStats = { walks: 0, walksCutShort: 0, messages: 0, acks: 0, errors: 0 }
   private readonly dht: KadDHT & KadInternals
   private readonly kadIds = new Map<string, Uint8Array>()
   private readonly protocol: string
@@ -222,34 +229,50 @@ export class ProviderSweep {
     for (let i = 0; i < keys.length; ) {
       options.signal?.throwIfAborted()
       const target = keys[i]!
-      const walk = await this.walk(target, options.signal)
-      // Fewer than k found: the walk saw every reachable server, one walk serves every key.
-      const bits = walk.length < k ? 0 : sharedPrefixBits(target.kadId, walk[k - 1]!.kadId) + 1
+      const { peers: walk, complete } = await this.walk(target, options.signal)
       let j = i + 1
-      while (j < keys.length && sharedPrefixBits(target.kadId, keys[j]!.kadId) >= bits) j++
-      log('walk towards key %d found %d peers; region of %d bits holds %d keys', i, walk.length, bits, j - i)
+      if (complete) {
+        // Fewer than k found: the walk saw every reachable server, one walk serves every key.
+        const bits = walk.length < k ? 0 : sharedPrefixBits(target.kadId, walk[k - 1]!.kadId) + 1
+        while (j < keys.length && sharedPrefixBits(target.kadId, keys[j]!.kadId) >= bits) j++
+        log(
+          'walk towards key %d found %d peers; region of %d bits holds %d keys',
+          i,
+          walk.length,
+          bits,
+          j - i
+        )
+      } else {
+        log('walk towards key %d cut short after %d peers; its region is that key alone', i, walk.length)
+      }
       await this.sendRegion(keys.slice(i, j), walk, k, acks, options.signal)
       i = j
     }
     return acks
   }
 
-  /** The closest peers to the key that answered a walk, closest first. */
-  private async walk(target: Key, signal: AbortSignal | undefined): Promise<Candidate[]> {
+  /** The closest peers to the key that answered a walk, closest first, and whether the walk ran to its end. */
+  private async walk(
+    target: Key,
+    signal: AbortSignal | undefined
+  ): Promise<{ peers: Candidate[]; complete: boolean }> {
     this.stats.walks++
     const found: Candidate[] = []
+    let complete = false
     try {
       for await (const ev of this.dht.getClosestPeers(target.cid.multihash.bytes, {
         signal: deadline(this.init.walkTimeoutMs ?? ANNOUNCE_WALK_TIMEOUT_MS, signal)
       })) {
         if (ev.name === 'FINAL_PEER') found.push({ id: ev.peer.id, kadId: this.peerKadId(ev.peer.id) })
       }
+      complete = true
     } catch (err) {
       signal?.throwIfAborted()
+      this.stats.walksCutShort++
       log('walk ended early: %s', (err as Error).message)
     }
     found.sort((a, b) => compareDistance(target.kadId, a.kadId, b.kadId))
-    return found
+    return { peers: found, complete }
   }
 
   private async sendRegion(

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import type { CID } from 'multiformats/cid'
 import { waitFor } from '../../../test/util/index.js'
 import { Announcer, DHT_K, findProviders, type NarthexNode, type NodeInit } from '../src/index.js'
+import { ProviderSweep } from '../src/provider-sweep.js'
 import { loopbackNode, pseudoRandomBytes, rawCid } from './util.js'
 
 /** A DHT of `n` server nodes on loopback, all bootstrapped from the first. */
@@ -100,5 +101,14 @@ describe('DHT announcing on loopback', function () {
     const sample = [3, 11, 19, 27, 35].map((i) => cids[i]!)
     assert.equal(await freshLookups(nodes[0]!, seeder, sample, init), sample.length)
     announcer.stop()
+
+    // Walks cut short by their deadline prove nothing about the key space: one walk per key, each key still
+    // sent to the closest peers known.
+    const hasty = new ProviderSweep({ node: nodes[6]! }, { walkTimeoutMs: 0 })
+    const more = Array.from({ length: 8 }, (_, i) => rawCid(pseudoRandomBytes(64, 200 + i)))
+    const acks = await hasty.provide(more)
+    assert.equal(hasty.stats.walks, more.length)
+    assert.equal(hasty.stats.walksCutShort, more.length)
+    for (const cid of more) assert.ok((acks.get(cid.toString()) ?? 0) > 0, `${cid} acknowledged`)
   })
 })
