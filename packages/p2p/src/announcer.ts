@@ -252,9 +252,12 @@ export class Announcer {
       const key = entry.cid.toString()
       const n = acks.get(key) ?? 0
       this.stats.acks += n
-      if (!this.running || !this.entries.has(key)) {
+      if (signal.aborted || !this.entries.has(key)) {
+        // Stopped mid-sweep (perhaps started again since): not an attempt. Due at once, so the first check
+        // after a start queues it again.
         this.queued.delete(key)
         this.stats.inFlight--
+        entry.due = Date.now()
         continue
       }
       entry.attempts++

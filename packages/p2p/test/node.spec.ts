@@ -79,10 +79,7 @@ describe('node factory', function () {
   it('the announcer retries an announcement nobody acknowledges and reports it failed', async () => {
     const lone = await loopbackNode({ dhtServer: true, allowQueryWithZeroPeers: true })
     nodes.push(lone)
-    const announcer = new Announcer(
-      { node: lone },
-      { timeoutMs: 300, maxAttempts: 3, retryBaseMs: 10, minAcks: 1 }
-    )
+    const announcer = new Announcer({ node: lone }, { maxAttempts: 3, retryBaseMs: 10, minAcks: 1 })
     const outcomes: Array<{ ok: boolean; attempts: number; acks: number }> = []
     announcer.onOutcome((o) => outcomes.push({ ok: o.ok, attempts: o.attempts, acks: o.acks }))
     announcer.start()
@@ -92,5 +89,28 @@ describe('node factory', function () {
     assert.deepEqual(outcomes, [{ ok: false, attempts: 3, acks: 0 }])
     assert.equal(announcer.stats.failed, 1)
     assert.equal(announcer.stats.retries, 2)
+  })
+
+  it('the announcer picks up again, after a restart, what a stop interrupted mid-sweep', async () => {
+    // No peers: a walk waits for one until its deadline, so the sweep is still in flight when stop() comes.
+    const lone = await loopbackNode({ dhtServer: true })
+    nodes.push(lone)
+    const announcer = new Announcer(
+      { node: lone },
+      { walkTimeoutMs: 300, maxAttempts: 1, checkIntervalMs: 50 }
+    )
+    const outcomes: boolean[] = []
+    announcer.onOutcome((o) => outcomes.push(o.ok))
+    announcer.start()
+    announcer.announce(rawCid(pseudoRandomBytes(32, 6)))
+    await waitFor('the sweep in flight', () => announcer.stats.inFlight === 1)
+    announcer.stop()
+    await announcer.onIdle()
+    assert.deepEqual(outcomes, [])
+    announcer.start()
+    await waitFor('an outcome after the restart', () => outcomes.length > 0, 10_000)
+    announcer.stop()
+    assert.deepEqual(outcomes, [false])
+    assert.equal(announcer.holds(rawCid(pseudoRandomBytes(32, 6))), true)
   })
 })
