@@ -176,7 +176,7 @@ describe('docs/api.md matches the HTTP servers', () => {
       const [b1, b2] = orchestrator.builders
       const a = attest(b1!, 'hello')
       for (const b of [b1!, b2!]) {
-        const r = await fetch(`${orchestrator.url}/api/v1/attestations`, {
+        const r: Response = await fetch(`${orchestrator.url}/api/v1/attestations`, {
           method: 'POST',
           headers: { 'content-type': 'application/json' },
           body: JSON.stringify(attest(b, 'hello'))

@@ -530,7 +530,7 @@ describe('NixOS module (nix/module.nix, evaluated offline against a stand-in lib
     assert.equal(m[1], v.package)
     assert.deepEqual(v.configFiles['narthex-seeder'], settings)
     assert.deepEqual(svc.wantedBy, ['multi-user.target'])
-    assert.ok(svc.path.length === 1 && /-nix-/.test(svc.path[0]), 'nix on PATH for seed add of store paths')
+    assert.ok(svc.path?.length === 1 && /-nix-/.test(svc.path[0]!), 'nix on PATH for seed add of store paths')
 
     // The same directives as contrib/systemd/narthex-seeder.service, line for line.
     const unit = await service('seeder')

@@ -40,7 +40,7 @@ function runConnection(
 ): Promise<void> {
   return new Promise((resolve, reject) => {
     const socket: Socket = connect({ host: opts.host, port: opts.port, noDelay: true })
-    let buf = Buffer.alloc(0)
+    let buf: Buffer = Buffer.alloc(0)
     let started = 0n
     let expect = -1
     let status = 0

@@ -362,7 +362,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
       swarm: summarise(swarm.samples, o.warmupMs)
     }
   } finally {
-    await client?.stop().catch(() => {})
+    await Promise.resolve(client?.stop()).catch(() => {})
     await Promise.all([swarm, seeder].filter((c) => c !== undefined).map((c) => stopChild(c)))
   }
 }

@@ -2,12 +2,17 @@
 import { createHash } from 'node:crypto'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { type AttestationJson, formatAttestation, signAttestation } from '@narthex/consensus'
+import {
+  type AfterAgreement,
+  type AttestationJson,
+  formatAttestation,
+  signAttestation
+} from '@narthex/consensus'
 import { formatPublicKey, formatSecretKey, generateSecretKey, nixBase32, type SecretKey } from '@narthex/nix'
 import { CID } from 'multiformats/cid'
 import * as Digest from 'multiformats/hashes/digest'
 import { tempDir } from '../../../test/util/index.js'
-import { type AfterAgreement, createOrchestrator, type Orchestrator, resolveConfig } from '../src/index.js'
+import { createOrchestrator, type Orchestrator, resolveConfig } from '../src/index.js'
 
 function sha256(s: string): Buffer {
   return createHash('sha256').update(s).digest()

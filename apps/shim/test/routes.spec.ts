@@ -218,7 +218,7 @@ describe('shim config', () => {
 
 describe('shim errors', () => {
   it('every error class has a stable name and client mistakes map to 4xx', () => {
-    const classes = Object.values(errors).filter(
+    const classes = (Object.values(errors) as unknown[]).filter(
       (v): v is new (m: string) => Error => typeof v === 'function' && v.prototype instanceof Error
     )
     for (const C of classes) {

@@ -104,9 +104,12 @@ describe('shim fetching from the swarm', function () {
     // The lookup waits for DHT peers until its deadline (the shim's routing table is empty here). A garbage
     // collection meanwhile must not lose the deadline: on Node 20 a timeout inside AbortSignal.any() is only weakly
     // held, and a CI run hung here for 60 s.
+    const cached = shim.stats().cachedNarinfos
     const started = Date.now()
     const reply = get(shim.url, `/${q.hashPart}.narinfo`)
-    await new Promise((resolve) => setTimeout(resolve, 500))
+    // The narinfo is cached just before the swarm is asked; collect while the lookup waits.
+    await waitFor('the narinfo from the orchestrator', () => shim.stats().cachedNarinfos > cached)
+    await new Promise((resolve) => setImmediate(resolve))
     collectGarbage()
     assert.equal((await reply).status, 404)
     assert.ok(Date.now() - started < 3 * LOOKUP_TIMEOUT_MS, `404 after ${Date.now() - started} ms`)

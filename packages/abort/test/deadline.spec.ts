@@ -3,7 +3,8 @@ import { spawn } from 'node:child_process'
 import { deadline } from '@narthex/abort'
 import { collectGarbage, REPO_ROOT } from '../../../test/util/index.js'
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+/** Lets the current task end, so that what only its stack held can be collected. */
+const afterThisTask = () => new Promise((resolve) => setImmediate(resolve))
 
 /** Resolves with the abort reason, or 'pending' when the signal has not aborted within `ms`. */
 function outcome(signal: AbortSignal, ms: number): Promise<unknown> {
@@ -27,14 +28,14 @@ describe('deadline', () => {
     const caller = new AbortController()
     const signal = deadline(200, caller.signal)
     const result = outcome(signal, 3000)
-    await sleep(20)
+    await afterThisTask()
     collectGarbage()
     const reason = await result
     assert.equal((reason as DOMException).name, 'TimeoutError')
     // What the helper is for: the obvious composite, on this Node, may or may not survive the same collection.
     const naive = AbortSignal.any([caller.signal, AbortSignal.timeout(200)])
     const naiveResult = outcome(naive, 1000)
-    await sleep(20)
+    await afterThisTask()
     collectGarbage()
     const naiveReason = await naiveResult
     if (naiveReason === 'pending')
