@@ -7,7 +7,7 @@ import assert from 'node:assert/strict'
 import { cp, readdir, readFile, writeFile } from 'node:fs/promises'
 import { basename, join } from 'node:path'
 import { formatNarinfo, parseNarinfo, parsePublicKey } from '@narthex/nix'
-import { narthex, nixBuild, nixEnv, run, runOk, tempDir } from './util/index.js'
+import { narthex, nixBuild, nixEnv, run, runOk, substituteArgs, tempDir } from './util/index.js'
 
 type Dir = { path: string; cleanup: () => Promise<void> }
 
@@ -113,21 +113,7 @@ describe('narinfo against the real nix', function () {
     const store = join(fresh('chroot'), 'dst') // nix creates <store>/nix/store and <store>/nix/var
     const r = await run(
       'nix-store',
-      [
-        '--store',
-        store,
-        '-r',
-        path,
-        '--option',
-        'substituters',
-        `file://${cache}`,
-        '--option',
-        'trusted-public-keys',
-        pub,
-        '--option',
-        'require-sigs',
-        'true'
-      ],
+      [...substituteArgs(store, path, `file://${cache}`, pub), '--option', 'require-sigs', 'true'],
       { env: env() }
     )
     const valid = async (p: string) =>

@@ -14,7 +14,7 @@ import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { createShim, type Shim } from '../apps/shim/src/index.js'
 import { type CacheServer, startCacheServer } from './util/cache-server.js'
-import { nixBuild, nixEnv, run, runOk, tempDir, waitFor } from './util/index.js'
+import { nixBuild, nixEnv, run, runOk, substituteArgs, tempDir, waitFor } from './util/index.js'
 
 describe('the Nix user guide, with the real nix', function () {
   this.timeout(120_000)
@@ -71,19 +71,7 @@ describe('the Nix user guide, with the real nix', function () {
     const n = ++runs
     return run(
       'nix-store',
-      [
-        '--store',
-        join(dir.path, `client-${n}`),
-        '-r',
-        p,
-        '--option',
-        'substituters',
-        substituters,
-        '--option',
-        'trusted-public-keys',
-        publicKey,
-        ...(opts.extra ?? [])
-      ],
+      [...substituteArgs(join(dir.path, `client-${n}`), p, substituters, publicKey), ...(opts.extra ?? [])],
       { env: nixEnv(join(dir.path, opts.xdg ?? `xdg-${n}`)) }
     )
   }

@@ -17,6 +17,7 @@ import {
   REPO_ROOT,
   run,
   runOk,
+  substituteArgs,
   tempDir,
   waitFor
 } from '../../test/util/index.js'
@@ -145,11 +146,9 @@ try {
     ] as const) {
       const dst = join(dir.path, `dst-${round}-${name.length}`)
       const t = performance.now()
-      const r = await run(
-        'nix-store',
-        ['--store', dst, '-r', out!, '--option', 'substituters', url, '--option', 'trusted-public-keys', key],
-        { env: nixEnv(join(dir.path, `xdg-${round}-${name.length}`)) }
-      )
+      const r = await run('nix-store', substituteArgs(dst, out!, url, key), {
+        env: nixEnv(join(dir.path, `xdg-${round}-${name.length}`))
+      })
       if (r.code !== 0) throw new Error(r.stderr)
       add(`${name} (s)`, (performance.now() - t) / 1000)
       await rm(dst, { recursive: true, force: true })

@@ -15,7 +15,7 @@ import { loadavg } from 'node:os'
 import { basename, join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { requestStatus } from '@narthex/seeder'
-import { narthex, nixEnv, run, runOk, tempDir, waitFor } from '../../test/util/index.js'
+import { narthex, nixEnv, run, runOk, substituteArgs, tempDir, waitFor } from '../../test/util/index.js'
 import { type Program, startProgram } from '../../test/util/network.js'
 
 process.env.NIX_CONFIG ??=
@@ -335,16 +335,7 @@ try {
         '-o',
         timeFile,
         'nix-store',
-        '--store',
-        store,
-        '-r',
-        path,
-        '--option',
-        'substituters',
-        url,
-        '--option',
-        'trusted-public-keys',
-        trusted,
+        ...substituteArgs(store, path, url, trusted),
         '--option',
         'require-sigs',
         'true'
