@@ -201,6 +201,12 @@ export const REQUEST_TIMEOUT_MS = 10_000
 /** Score lost per stall or reset. Stalls are not proof of malice: they only lower the peer's priority. */
 export const STALL_PENALTY = 10
 
+/**
+ * How long a download that connected peers are serving waits before it also asks the DHT for more providers. Most
+ * NARs are small and done well before; a large one then spreads over more peers.
+ */
+export const DHT_DEFER_MS = 500
+
 /** Peers used at once for one download. More add CPU cost (one noise session each) without more bandwidth. */
 export const MAX_PEERS_PER_DOWNLOAD = 8
 

@@ -34,6 +34,7 @@ import debug from 'debug'
 import { CID } from 'multiformats/cid'
 import type { Uint8ArrayList } from 'uint8arraylist'
 import {
+  DHT_DEFER_MS,
   MAX_AHEAD_BYTES,
   MAX_CHUNK_ATTEMPTS,
   MAX_PEERS_PER_DOWNLOAD,
@@ -88,6 +89,8 @@ export interface DownloadOptions {
   readonly signal?: AbortSignal
   readonly onProgress?: (p: DownloadProgress) => void
   readonly maxPeers?: number
+  /** Wait this long before asking the DHT when connected peers have the NAR (default DHT_DEFER_MS). */
+  readonly dhtDeferMs?: number
   readonly peerWindowBytes?: number
   readonly requestBatchBytes?: number
   readonly maxAheadBytes?: number
@@ -302,15 +305,22 @@ export class NarDownload {
   // ------------------------------------------------------------------------------------------------ providers
 
   /** Find providers and keep up to maxPeers sessions open with peers that have the NAR. */
+  /**
+   * Find peers that hold the NAR: connected peers first; the DHT only when none of them has it, or once the
+   * download has run for DHT_DEFER_MS (a large NAR then gains more peers). A small NAR that connected peers
+   * deliver at once costs no DHT query: in a cold 500-path closure from two connected seeders, those queries (one
+   * per path, cancelled when the NAR was done) took half the shim's CPU and 60 % of the seeders'
+   * (docs/benchmarks.md, "substitute").
+   */
   private async discover(): Promise<void> {
     const maxPeers = this.options.maxPeers ?? MAX_PEERS_PER_DOWNLOAD
     const probes = new Set<Promise<void>>()
-    try {
-      for await (const peer of findProviders(this.components.node, this.narCid, {
-        ...this.options.providers,
-        signal: this.signal
-      })) {
-        if (this.scores.isBanned(peer)) continue
+    const asked = new Set<string>()
+    const from = async (candidates: AsyncIterable<PeerId>): Promise<void> => {
+      for await (const peer of candidates) {
+        const id = peer.toString()
+        if (asked.has(id) || this.scores.isBanned(peer)) continue
+        asked.add(id)
         while (this.peers.size + probes.size >= maxPeers && !this.signal.aborted) {
           await Promise.race([...probes, this.peersChanged()])
         }
@@ -318,11 +328,41 @@ export class NarDownload {
         const p = this.probe(peer).finally(() => probes.delete(p))
         probes.add(p)
       }
-      await Promise.all(probes)
+    }
+    const find = (connectedOnly: boolean) =>
+      findProviders(this.components.node, this.narCid, {
+        ...this.options.providers,
+        signal: this.signal,
+        ...(connectedOnly ? { connectedOnly } : {})
+      })
+    try {
+      await from(find(true))
+      if (this.options.providers?.connectedOnly === true) return
+      // Until a connected peer has it, or all of them said no; then, with one, hold the DHT back a while.
+      while (this.peers.size === 0 && probes.size > 0 && !this.signal.aborted) {
+        await Promise.race([...probes, this.peersChanged()])
+      }
+      if (this.peers.size > 0) await this.sleep(this.options.dhtDeferMs ?? DHT_DEFER_MS)
+      if (this.signal.aborted) return
+      await from(find(false))
     } finally {
+      await Promise.all(probes)
       this.discoveryDone = true
       this.notifyPeers()
     }
+  }
+
+  /** Resolves after `ms`, or as soon as the download ends. */
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer)
+        this.signal.removeEventListener('abort', done)
+        resolve()
+      }
+      const timer = setTimeout(done, ms)
+      this.signal.addEventListener('abort', done, { once: true })
+    })
   }
 
   private peersChanged(): Promise<void> {

@@ -43,6 +43,40 @@ describe('swarm downloader (in-process nodes on loopback)', function () {
     assert.ok(await sink.hasNar(narCidFromNarHash(ingest.narHash)), 'committed to the sink')
   })
 
+  it('asks the DHT only when no connected peer has the NAR, or once the download has run for dhtDeferMs', async () => {
+    const stores = [new MemoryStore()]
+    const bytes = pseudoRandomBytes(200_000, 21)
+    const small = await seedBlob(bytes, stores)
+    const large = await seedBlob(pseudoRandomBytes(8 * 1024 * 1024, 23), stores)
+    const [seed] = await seeders(1, stores)
+    const client = await loopbackNode()
+    nodes.push(client)
+    await client.dial(seed!.getMultiaddrs()[0]!)
+    const dht = client.services.dht
+    const findProviders = dht.findProviders.bind(dht)
+    let queries = 0
+    dht.findProviders = (...args: Parameters<typeof findProviders>) => {
+      queries++
+      return findProviders(...args)
+    }
+    // The connected seeder has it: done long before the default deferral, no DHT query.
+    const sink = () => new MemoryStore()
+    assert.ok(same(await collect(downloadNar({ node: client, sink: sink() }, small.narHash)), bytes))
+    assert.equal(queries, 0)
+    // With no deferral the DHT is asked for more providers while the connected seeder serves (8 MiB take longer
+    // than a 0 ms timer).
+    const dl = new NarDownload({ node: client, sink: sink() }, large.narHash, { dhtDeferMs: 0 })
+    await collect(dl.bytes())
+    assert.equal(queries, 1)
+    // Nobody connected has this one: the DHT is asked at once (and has nobody either).
+    const orphan = await seedBlob(pseudoRandomBytes(1000, 22), [new MemoryStore()])
+    await assert.rejects(
+      collect(downloadNar({ node: client, sink: sink() }, orphan.narHash, { providers: { timeoutMs: 500 } })),
+      { name: 'NoProvidersError' }
+    )
+    assert.equal(queries, 2)
+  })
+
   it('resumes: chunks already in the sink are not fetched again', async () => {
     const nar = pseudoRandomBytes(2 * 1024 * 1024, 9)
     const stores = [new MemoryStore()]
