@@ -207,6 +207,12 @@ export const STALL_PENALTY = 10
  */
 export const DHT_DEFER_MS = 500
 
+/**
+ * NAR bytes per connected peer probed at the start of a download: a NAR of up to this size starts with one peer
+ * (more join when it fails, or from the DHT after DHT_DEFER_MS), a 256 MiB one with MAX_PEERS_PER_DOWNLOAD.
+ */
+export const BYTES_PER_PEER = 4 * 1024 * 1024
+
 /** Peers used at once for one download. More add CPU cost (one noise session each) without more bandwidth. */
 export const MAX_PEERS_PER_DOWNLOAD = 8
 

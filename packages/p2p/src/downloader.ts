@@ -34,6 +34,7 @@ import debug from 'debug'
 import { CID } from 'multiformats/cid'
 import type { Uint8ArrayList } from 'uint8arraylist'
 import {
+  BYTES_PER_PEER,
   DHT_DEFER_MS,
   MAX_AHEAD_BYTES,
   MAX_CHUNK_ATTEMPTS,
@@ -314,14 +315,18 @@ export class NarDownload {
    */
   private async discover(): Promise<void> {
     const maxPeers = this.options.maxPeers ?? MAX_PEERS_PER_DOWNLOAD
+    // A NAR known to be small needs one peer: probing every connected peer costs each a stream and a HAVE.
+    const narSize = this.options.narSize
+    const wanted =
+      narSize === undefined ? maxPeers : Math.min(maxPeers, Math.max(1, Math.ceil(narSize / BYTES_PER_PEER)))
     const probes = new Set<Promise<void>>()
     const asked = new Set<string>()
-    const from = async (candidates: AsyncIterable<PeerId>): Promise<void> => {
+    const from = async (candidates: AsyncIterable<PeerId>, limit: number): Promise<void> => {
       for await (const peer of candidates) {
         const id = peer.toString()
         if (asked.has(id) || this.scores.isBanned(peer)) continue
         asked.add(id)
-        while (this.peers.size + probes.size >= maxPeers && !this.signal.aborted) {
+        while (this.peers.size + probes.size >= limit && !this.signal.aborted) {
           await Promise.race([...probes, this.peersChanged()])
         }
         if (this.signal.aborted) break
@@ -336,7 +341,7 @@ export class NarDownload {
         ...(connectedOnly ? { connectedOnly } : {})
       })
     try {
-      await from(find(true))
+      await from(find(true), wanted)
       if (this.options.providers?.connectedOnly === true) return
       // Until a connected peer has it, or all of them said no; then, with one, hold the DHT back a while.
       while (this.peers.size === 0 && probes.size > 0 && !this.signal.aborted) {
@@ -344,7 +349,7 @@ export class NarDownload {
       }
       if (this.peers.size > 0) await this.sleep(this.options.dhtDeferMs ?? DHT_DEFER_MS)
       if (this.signal.aborted) return
-      await from(find(false))
+      await from(find(false), maxPeers)
     } finally {
       await Promise.all(probes)
       this.discoveryDone = true

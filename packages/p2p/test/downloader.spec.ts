@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict'
 import { narCidFromNarHash } from '@narthex/content'
-import { downloadNar, FetchServer, NarDownload, type NarthexNode, PeerScores } from '../src/index.js'
+import {
+  downloadNar,
+  FetchServer,
+  NarDownload,
+  type NarthexNode,
+  PeerScores,
+  PeerSession
+} from '../src/index.js'
 import { collect, loopbackNode, MemoryStore, pseudoRandomBytes, same, seedBlob } from './util.js'
 
 describe('swarm downloader (in-process nodes on loopback)', function () {
@@ -75,6 +82,36 @@ describe('swarm downloader (in-process nodes on loopback)', function () {
       { name: 'NoProvidersError' }
     )
     assert.equal(queries, 2)
+  })
+
+  it('probes one connected peer for a NAR known to be small, every connected one otherwise', async () => {
+    const bytes = pseudoRandomBytes(300_000, 24)
+    const stores = [new MemoryStore(), new MemoryStore(), new MemoryStore()]
+    const ingest = await seedBlob(bytes, stores)
+    const seeds = await seeders(3, stores)
+    const client = await loopbackNode()
+    nodes.push(client)
+    for (const s of seeds) await client.dial(s.getMultiaddrs()[0]!)
+    const open = PeerSession.open
+    let probes = 0
+    PeerSession.open = (...args: Parameters<typeof open>) => {
+      probes++
+      return open(...args)
+    }
+    try {
+      const small = new NarDownload({ node: client, sink: new MemoryStore() }, ingest.narHash, {
+        narSize: bytes.length
+      })
+      assert.ok(same(await collect(small.bytes()), bytes))
+      assert.equal(probes, 1)
+      assert.equal(small.stats.peersUsed, 1)
+      probes = 0
+      const unknown = new NarDownload({ node: client, sink: new MemoryStore() }, ingest.narHash)
+      assert.ok(same(await collect(unknown.bytes()), bytes))
+      assert.equal(probes, 3)
+    } finally {
+      PeerSession.open = open
+    }
   })
 
   it('resumes: chunks already in the sink are not fetched again', async () => {
