@@ -278,6 +278,8 @@ export class NarDownload {
       this.controller.abort(new Error('download finished'))
       for (const p of this.peers.values()) void p.session.close()
       this.peers.clear()
+      // Discovery may be waiting for room for another peer: let it see the abort and end.
+      this.notifyPeers()
     }
   }
 

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { narCidFromNarHash } from '@narthex/content'
+import { waitFor } from '../../../test/util/index.js'
 import {
   downloadNar,
   FetchServer,
@@ -105,6 +106,9 @@ describe('swarm downloader (in-process nodes on loopback)', function () {
       assert.ok(same(await collect(small.bytes()), bytes))
       assert.equal(probes, 1)
       assert.equal(small.stats.peersUsed, 1)
+      // Discovery, which waited for room for a second peer, ends with the download (it held the download).
+      const internals = small as unknown as { discoveryDone: boolean }
+      await waitFor('discovery to end', () => internals.discoveryDone, 2000)
       probes = 0
       const unknown = new NarDownload({ node: client, sink: new MemoryStore() }, ingest.narHash)
       assert.ok(same(await collect(unknown.bytes()), bytes))
