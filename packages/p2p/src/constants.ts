@@ -209,7 +209,7 @@ export const DHT_DEFER_MS = 500
 
 /**
  * NAR bytes per connected peer probed at the start of a download: a NAR of up to this size starts with one peer
- * (more join when it fails, or from the DHT after DHT_DEFER_MS), a 256 MiB one with MAX_PEERS_PER_DOWNLOAD.
+ * (the next connected one is asked only when it fails or says no), a 256 MiB one with MAX_PEERS_PER_DOWNLOAD.
  */
 export const BYTES_PER_PEER = 4 * 1024 * 1024
 

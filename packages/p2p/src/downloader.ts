@@ -19,6 +19,7 @@
 
 import { createHash } from 'node:crypto'
 import { setMaxListeners } from 'node:events'
+import { setTimeout as delay } from 'node:timers/promises'
 import type { PeerId } from '@libp2p/interface'
 import { deadline } from '@narthex/abort'
 import {
@@ -307,10 +308,10 @@ export class NarDownload {
 
   // ------------------------------------------------------------------------------------------------ providers
 
-  /** Find providers and keep up to maxPeers sessions open with peers that have the NAR. */
   /**
-   * Find peers that hold the NAR: connected peers first; the DHT only when none of them has it, or once the
-   * download has run for DHT_DEFER_MS (a large NAR then gains more peers). A small NAR that connected peers
+   * Find peers that hold the NAR: connected peers first (one per BYTES_PER_PEER of a NAR of known size, the next
+   * asked only when one fails or says no); the DHT only when none of them has it, or once the download has run
+   * for DHT_DEFER_MS with every connected peer it wanted asked (a large NAR then gains more peers). A small NAR that connected peers
    * deliver at once costs no DHT query: in a cold 500-path closure from two connected seeders, those queries (one
    * per path, cancelled when the NAR was done) took half the shim's CPU and 60 % of the seeders'
    * (docs/benchmarks.md, "substitute").
@@ -322,15 +323,14 @@ export class NarDownload {
     const wanted =
       narSize === undefined ? maxPeers : Math.min(maxPeers, Math.max(1, Math.ceil(narSize / BYTES_PER_PEER)))
     const probes = new Set<Promise<void>>()
+    const probeOrPeerChange = () => Promise.race([...probes, this.peersChanged()])
     const asked = new Set<string>()
     const from = async (candidates: AsyncIterable<PeerId>, limit: number): Promise<void> => {
       for await (const peer of candidates) {
         const id = peer.toString()
         if (asked.has(id) || this.scores.isBanned(peer)) continue
         asked.add(id)
-        while (this.peers.size + probes.size >= limit && !this.signal.aborted) {
-          await Promise.race([...probes, this.peersChanged()])
-        }
+        while (this.peers.size + probes.size >= limit && !this.signal.aborted) await probeOrPeerChange()
         if (this.signal.aborted) break
         const p = this.probe(peer).finally(() => probes.delete(p))
         probes.add(p)
@@ -346,10 +346,13 @@ export class NarDownload {
       await from(find(true), wanted)
       if (this.options.providers?.connectedOnly === true) return
       // Until a connected peer has it, or all of them said no; then, with one, hold the DHT back a while.
-      while (this.peers.size === 0 && probes.size > 0 && !this.signal.aborted) {
-        await Promise.race([...probes, this.peersChanged()])
+      while (this.peers.size === 0 && probes.size > 0 && !this.signal.aborted) await probeOrPeerChange()
+      if (this.peers.size > 0) {
+        // Resolves early (rejecting, ignored) when the download ends.
+        await delay(this.options.dhtDeferMs ?? DHT_DEFER_MS, undefined, { signal: this.signal }).catch(
+          () => {}
+        )
       }
-      if (this.peers.size > 0) await this.sleep(this.options.dhtDeferMs ?? DHT_DEFER_MS)
       if (this.signal.aborted) return
       await from(find(false), maxPeers)
     } finally {
@@ -357,19 +360,6 @@ export class NarDownload {
       this.discoveryDone = true
       this.notifyPeers()
     }
-  }
-
-  /** Resolves after `ms`, or as soon as the download ends. */
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer)
-        this.signal.removeEventListener('abort', done)
-        resolve()
-      }
-      const timer = setTimeout(done, ms)
-      this.signal.addEventListener('abort', done, { once: true })
-    })
   }
 
   private peersChanged(): Promise<void> {
