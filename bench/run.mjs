@@ -13,6 +13,10 @@ const BENCHMARKS = {
     'bench/store/import-throughput.ts',
     'store import of a 256 MiB NAR vs SHA-256 and disk baselines'
   ],
+  'store-serve': [
+    'bench/store/serve-reads.ts',
+    'chunk reads for serving: getChunks groups vs getChunk one by one vs one readFile + SHA-256'
+  ],
   'store-dedup': ['bench/store/dedup.ts', 'stored bytes of two releases of a real tree, three chunkers'],
   'orchestrator-ingest': ['bench/orchestrator/ingest.bench.ts', 'attestations per second with verification'],
   'orchestrator-narinfo': ['bench/orchestrator/narinfo.bench.ts', 'narinfo requests/s and latency vs nginx'],

@@ -4,15 +4,19 @@
  *
  *   node --import tsx --conditions source bench/p2p/seeder-process.ts MODE FILE [OPTIONS_JSON]
  *
- * MODE: libp2p (the fetch protocol, the file ingested as a NAR into memory), tcp (the raw bytes on every
- * connection), http (node:http, GET / returns the bytes), helia (Helia 7 + @helia/unixfs over bitswap).
+ * MODE: libp2p (the fetch protocol, the file ingested as a NAR into memory, or with `"store": true` into a real
+ * chunk store on disk and served as a seeder serves it: chunk files read and re-hashed), tcp (the raw bytes on
+ * every connection), http (node:http, GET / returns the bytes), helia (Helia 7 + @helia/unixfs over bitswap).
  */
 import '../../apps/cli/src/polyfill.js'
-import { readFile } from 'node:fs/promises'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { createServer as createHttpServer } from 'node:http'
 import { createServer as createTcpServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { ingestNar, narCidFromNarHash } from '@narthex/content'
 import { type ChunkSource, createNode, FetchServer } from '@narthex/p2p'
+import { createStore } from '@narthex/store'
 import type { CID } from 'multiformats/cid'
 import { startHelia } from './helia.js'
 
@@ -22,6 +26,7 @@ const options = JSON.parse(optionsJson ?? '{}') as {
   initialStreamWindowSize?: number
   maxStreamWindowSize?: number
   maxMessageSize?: number
+  store?: boolean
 }
 const bytes = await readFile(file!)
 
@@ -56,20 +61,47 @@ if (mode === 'tcp') {
   await done
   await helia.stop()
 } else {
-  const chunks = new Map<string, Uint8Array>()
   async function* source() {
     for (let i = 0; i < bytes.byteLength; i += 1 << 20) yield bytes.subarray(i, i + (1 << 20))
   }
-  const ingest = await ingestNar(source(), {
-    onChunk: (c) => {
-      chunks.set(c.cid.toString(), c.bytes)
+  let served: { source: ChunkSource; narHash: string; root: CID; close(): Promise<void> }
+  if (options.store === true) {
+    const dir = await mkdtemp(join(tmpdir(), 'narthex-bench-seeder-'))
+    const store = createStore({ dir, fsync: false })
+    await store.start()
+    const nar = await store.importNar(source())
+    served = {
+      source: {
+        hasNar: (cid) => store.hasNar(cid),
+        getManifest: async (cid) => (await store.getManifest(cid))?.bytes,
+        getChunk: (cid, opts) => store.getChunk(cid, opts),
+        getChunks: (cids, opts) => store.getChunks(cids, opts)
+      },
+      narHash: nar.narHash,
+      root: nar.root,
+      close: async () => {
+        await store.stop()
+        await rm(dir, { recursive: true, force: true })
+      }
     }
-  })
-  const narKey = narCidFromNarHash(ingest.narHash).toString()
-  const store: ChunkSource = {
-    hasNar: async (cid: CID) => cid.toString() === narKey,
-    getManifest: async (cid: CID) => (cid.toString() === narKey ? ingest.manifestBytes : undefined),
-    getChunk: async (cid: CID) => chunks.get(cid.toString())
+  } else {
+    const chunks = new Map<string, Uint8Array>()
+    const ingest = await ingestNar(source(), {
+      onChunk: (c) => {
+        chunks.set(c.cid.toString(), c.bytes)
+      }
+    })
+    const narKey = narCidFromNarHash(ingest.narHash).toString()
+    served = {
+      source: {
+        hasNar: async (cid) => cid.toString() === narKey,
+        getManifest: async (cid) => (cid.toString() === narKey ? ingest.manifestBytes : undefined),
+        getChunk: async (cid) => chunks.get(cid.toString())
+      },
+      narHash: ingest.narHash,
+      root: ingest.root,
+      close: async () => {}
+    }
   }
   const node = await createNode({
     listen: ['/ip4/127.0.0.1/tcp/0'],
@@ -84,13 +116,14 @@ if (mode === 'tcp') {
       ...(options.maxMessageSize ? { maxMessageSize: options.maxMessageSize } : {})
     }
   })
-  await new FetchServer({ node, source: store }).start()
+  await new FetchServer({ node, source: served.source }).start()
   ready({
     multiaddr: node.getMultiaddrs()[0]!.toString(),
-    narHash: ingest.narHash,
-    root: ingest.root.toString()
+    narHash: served.narHash,
+    root: served.root.toString()
   })
   await done
   await node.stop()
+  await served.close()
 }
 process.exit(0)

@@ -9,7 +9,7 @@
  */
 import '../../apps/cli/src/polyfill.js'
 import { type ChildProcess, spawn } from 'node:child_process'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { get } from 'node:http'
 import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -51,6 +51,8 @@ const scenarios: Scenario[] = [
   { name: 'tls x1', mode: 'libp2p', seeders: 1, options: tls, client: tls },
   { name: 'tls x2', mode: 'libp2p', seeders: 2, options: tls, client: tls },
   { name: 'tls x4', mode: 'libp2p', seeders: 4, options: tls, client: tls },
+  { name: 'tls x1 store', mode: 'libp2p', seeders: 1, options: { ...tls, store: true }, client: tls },
+  { name: 'tls x2 store', mode: 'libp2p', seeders: 2, options: { ...tls, store: true }, client: tls },
   {
     name: 'tls x1 deep',
     mode: 'libp2p',
@@ -117,8 +119,12 @@ function startServer(mode: string, file: string, options: object): Promise<Serve
     let out = ''
     child.stdout!.on('data', (d: Buffer) => {
       out += d.toString()
-      const nl = out.indexOf('\n')
-      if (nl >= 0) resolve({ child, info: JSON.parse(out.slice(0, nl)) })
+      for (let nl = out.indexOf('\n'); nl >= 0; nl = out.indexOf('\n')) {
+        const line = out.slice(0, nl)
+        out = out.slice(nl + 1)
+        if (line.startsWith('{')) resolve({ child, info: JSON.parse(line) })
+        else process.stderr.write(`${line}\n`)
+      }
     })
     child.on('exit', (code) => reject(new Error(`server exited ${code}`)))
   })
@@ -208,6 +214,19 @@ async function heliaReceive(server: Server): Promise<number> {
   }
 }
 
+const TICK = 100 // USER_HZ: /proc/<pid>/stat counts CPU time in 1/100 s on Linux
+
+/** CPU seconds (user + system, all threads) the server processes have used. */
+async function serversCpu(servers: Server[]): Promise<number> {
+  let total = 0
+  for (const s of servers) {
+    const stat = await readFile(`/proc/${s.child.pid}/stat`, 'utf8')
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    total += (Number(f[11]) + Number(f[12])) / TICK
+  }
+  return total
+}
+
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b)
   return s.length % 2 === 1 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2
@@ -218,6 +237,7 @@ const file = join(dir, 'nar.bin')
 await writeFile(file, makeFile(SIZE))
 const results = new Map<string, number[]>()
 const cpu = new Map<string, number[]>()
+const serverCpu = new Map<string, number[]>()
 try {
   for (let round = 0; round < ROUNDS; round++) {
     for (const sc of scenarios) {
@@ -226,6 +246,7 @@ try {
       )
       try {
         const cpu0 = process.cpuUsage()
+        const servers0 = await serversCpu(servers)
         const t0 = process.hrtime.bigint()
         const n =
           sc.mode === 'tcp'
@@ -237,12 +258,14 @@ try {
                 : await p2pReceive(servers, sc.client ?? {}, sc.download ?? {})
         const s = Number(process.hrtime.bigint() - t0) / 1e9
         const c = process.cpuUsage(cpu0)
+        const sc1 = (await serversCpu(servers)) - servers0
         if (n !== SIZE) throw new Error(`${sc.name}: got ${n} of ${SIZE} bytes`)
         const mbps = SIZE / 1e6 / s
         ;(results.get(sc.name) ?? results.set(sc.name, []).get(sc.name)!).push(mbps)
         ;(cpu.get(sc.name) ?? cpu.set(sc.name, []).get(sc.name)!).push(
           (c.user + c.system) / 1e6 / (SIZE / 2 ** 30)
         )
+        ;(serverCpu.get(sc.name) ?? serverCpu.set(sc.name, []).get(sc.name)!).push(sc1 / (SIZE / 2 ** 30))
         console.error(`round ${round + 1} ${sc.name.padEnd(18)} ${mbps.toFixed(0).padStart(5)} MB/s`)
       } finally {
         await stopServers(servers)
@@ -255,14 +278,14 @@ try {
 
 const http = median(results.get('http') ?? [Number.NaN])
 console.log(
-  `\n${SIZE / MiB} MiB, ${ROUNDS} interleaved rounds, medians (client CPU-s per GiB in the client process)`
+  `\n${SIZE / MiB} MiB, ${ROUNDS} interleaved rounds, medians (CPU-s per GiB: the client process; all server processes together)`
 )
-console.log('| path | MB/s | vs node:http | client CPU-s/GiB |')
-console.log('|---|---|---|---|')
+console.log('| path | MB/s | vs node:http | client CPU-s/GiB | servers CPU-s/GiB |')
+console.log('|---|---|---|---|---|')
 for (const sc of scenarios) {
   const m = median(results.get(sc.name)!)
   console.log(
-    `| ${sc.name} | ${m.toFixed(0)} | ${(m / http).toFixed(2)} | ${median(cpu.get(sc.name)!).toFixed(1)} |`
+    `| ${sc.name} | ${m.toFixed(0)} | ${(m / http).toFixed(2)} | ${median(cpu.get(sc.name)!).toFixed(1)} | ${median(serverCpu.get(sc.name)!).toFixed(1)} |`
   )
 }
 process.exit(0)

@@ -536,6 +536,28 @@ export class Seeder {
         }
         if (bytes !== undefined) await this.bucket.take(bytes.byteLength, options)
         return bytes
+      },
+      getChunks: async (cids: readonly CID[], options: { signal?: AbortSignal } = {}) => {
+        const store = this.store
+        const out: Array<Uint8Array | undefined> = cids.map(() => undefined)
+        if (store === undefined) return out
+        const held = cids.flatMap((cid, i) => (this.chunkRefs.has(cid.toString()) ? [i] : []))
+        let read: Array<Uint8Array | undefined>
+        try {
+          read = await store.getChunks(
+            held.map((i) => cids[i]!),
+            options
+          ) // re-hashed; corrupt ones quarantined
+        } catch {
+          return out
+        }
+        let bytes = 0
+        for (const [k, i] of held.entries()) {
+          out[i] = read[k]
+          bytes += read[k]?.byteLength ?? 0
+        }
+        if (bytes > 0) await this.bucket.take(bytes, options)
+        return out
       }
     }
   }

@@ -74,6 +74,12 @@ export const SERVER_READ_BUFFER_BYTES = 1 * MiB
  */
 export const SEND_COALESCE_BYTES = 1 * MiB
 
+/**
+ * Chunk ids the server asks its source for at once (ChunkSource.getChunks): 16 average chunks are ~1 MiB, one
+ * send. The next group is read while the previous one is sent.
+ */
+export const SERVE_READ_GROUP_CHUNKS = 16
+
 /** Re-dial interval for bootstrap peers that dropped. */
 export const BOOTSTRAP_REDIAL_MS = 30_000
 

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict'
+import type { CID } from 'multiformats/cid'
 import type { Uint8ArrayList } from 'uint8arraylist'
+import { SERVE_READ_GROUP_CHUNKS } from '../src/constants.js'
 import { FetchServer, type NarthexNode, PeerSession } from '../src/index.js'
 import { loopbackNode, MemoryStore, pseudoRandomBytes, rawCid, same } from './util.js'
 
@@ -60,5 +62,46 @@ describe('fetch protocol over loopback TCP', () => {
     await session.close()
     assert.equal(server.stats.chunksServed, 5)
     assert.equal(server.stats.notFound, 2)
+  })
+
+  it('reads chunks from a source with getChunks a group at a time, and replies in request order', async () => {
+    class GroupStore extends MemoryStore {
+      readonly groups: number[] = []
+      override async getChunk(): Promise<Uint8Array | undefined> {
+        throw new Error('getChunk must not be called when getChunks exists')
+      }
+      async getChunks(cids: readonly CID[]): Promise<Array<Uint8Array | undefined>> {
+        this.groups.push(cids.length)
+        return cids.map((c) => this.chunks.get(c.toString()))
+      }
+    }
+    const store = new GroupStore()
+    const n = 2 * SERVE_READ_GROUP_CHUNKS + 3
+    const chunks = Array.from({ length: n }, (_, i) => pseudoRandomBytes(1000 + i, i + 1))
+    const cids = chunks.map((c) => rawCid(c))
+    // Every fifth chunk is not held.
+    chunks.forEach((c, i) => {
+      if (i % 5 !== 4) store.chunks.set(cids[i]!.toString(), c)
+    })
+    const a = await loopbackNode()
+    const b = await loopbackNode()
+    nodes.push(a, b)
+    const server = new FetchServer({ node: a, source: store })
+    await server.start()
+    await b.dial(a.getMultiaddrs()[0]!)
+    const session = await PeerSession.open(b, a.peerId)
+    const got: Array<Uint8Array | undefined> = []
+    await session.getChunks(cids, (i, bytes) => {
+      assert.equal(i, got.length)
+      got.push(bytes?.subarray())
+    })
+    await session.close()
+    assert.deepEqual(store.groups, [SERVE_READ_GROUP_CHUNKS, SERVE_READ_GROUP_CHUNKS, 3])
+    got.forEach((bytes, i) => {
+      if (i % 5 === 4) assert.equal(bytes, undefined, `chunk ${i}`)
+      else assert.ok(same(bytes, chunks[i]), `chunk ${i}`)
+    })
+    assert.equal(server.stats.notFound, Math.floor(n / 5))
+    assert.equal(server.stats.chunksServed, n - Math.floor(n / 5))
   })
 })

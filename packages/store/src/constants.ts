@@ -35,6 +35,13 @@ export const WRITE_BATCH = 8
 export const WRITER_THREADS = 4
 
 /**
+ * Threads that read chunk files for serving (getChunks) and for readNar with reuseBuffers. Each makes blocking
+ * reads, so from a cold disk 4 keep 4 reads in flight, as libuv's thread pool did; a thread is started only when
+ * all the others are busy, so a store read by one consumer at a time runs one.
+ */
+export const READER_THREADS = 4
+
+/**
  * An import starts using the writer threads once it has written this many chunks (~4 MiB at the default chunker):
  * smaller NARs (most of a Nix store) are done before the threads would have booted, and a process that only
  * imports small NARs never starts them.

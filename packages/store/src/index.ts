@@ -22,7 +22,7 @@
  * ({@link StoreLockedError}).
  *
  * Who uses what:
- * - **seeder**: `getManifest` + `getChunk` to serve by id (every chunk re-hashed on read; a corrupt one is
+ * - **seeder**: `getManifest` + `getChunks` to serve by id (every chunk re-hashed on read; a corrupt one is
  *   quarantined, its NARs marked damaged, and `chunk:corrupt` / `nar:removed` fire so it can withdraw them),
  *   `listNars` and `nar:added` to announce.
  * - **shim**: `readNar` to stream a NAR or a byte range to Nix; `putChunk` for each verified chunk fetched from a
@@ -219,6 +219,11 @@ export interface Store {
   hasChunk(cid: CID): Promise<boolean>
   /** A chunk's bytes, re-hashed first (ChunkCorruptError after quarantining it), or undefined if absent. */
   getChunk(cid: CID, opts?: { signal?: AbortSignal }): Promise<Uint8Array | undefined>
+  /**
+   * Several chunks at once, for serving: read and re-hashed on the store's reader thread into one buffer. Each is
+   * its bytes, or undefined when it is absent or was corrupt (then quarantined, as getChunk does).
+   */
+  getChunks(cids: readonly CID[], opts?: { signal?: AbortSignal }): Promise<Array<Uint8Array | undefined>>
   /** Store a chunk after checking it hashes to `cid`; true if it was not stored before. */
   putChunk(cid: CID, bytes: Uint8Array, opts?: { signal?: AbortSignal }): Promise<boolean>
 

@@ -7,6 +7,11 @@
  * in the page cache, and blocking only itself when they are not) into a slot of a SharedArrayBuffer, and answers
  * once per group. The caller owns the slots and reuses them, so nothing is allocated per MiB.
  *
+ * A seeder serving chunks by id asks for a group at a time ({@link ReaderThread.readChunks}): the thread opens,
+ * reads and re-hashes each file with blocking calls into one fresh buffer per group, which it hands over (a
+ * transfer, not a copy). Read one by one through `fs/promises`, each chunk cost four thread-pool round trips, a
+ * `FileHandle`, a buffer and a SHA-256 pass on the main thread.
+ *
  * The thread is started on the first read (a store that is never read this way pays nothing) and ended by
  * {@link ReaderThread.stop}. It keeps the process alive only while reads are outstanding.
  */
@@ -16,7 +21,8 @@ import { ReaderThreadError } from './errors.js'
 /** The worker's code: plain JavaScript (a string, so it runs the same from source and from dist). */
 const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads')
-const { openSync, readSync, closeSync } = require('node:fs')
+const { openSync, fstatSync, readSync, closeSync } = require('node:fs')
+const { createHash } = require('node:crypto')
 // Read one file of exactly size bytes into into[at..]: undefined, or why not as { code, message }.
 const readFile = (path, into, at, size) => {
   let fd
@@ -34,7 +40,49 @@ const readFile = (path, into, at, size) => {
     if (fd !== undefined) closeSync(fd)
   }
 }
+// Chunk files by id: each one's size from fstat (at most m.max), all read into one buffer, each hashed against its
+// SHA-256 digest (m.digests, 32 bytes each). Per file: its offset and size in the buffer, or a code: ENOENT, CORRUPT
+// (wrong hash, or larger than any chunk), EISDIR or EINVAL (not a regular file), or the system error.
+const readChunks = (m) => {
+  const n = m.paths.length
+  const fds = new Array(n), sizes = new Array(n).fill(0), codes = new Array(n), at = new Array(n).fill(0)
+  try {
+    let total = 0
+    for (let i = 0; i < n; i++) {
+      try {
+        fds[i] = openSync(m.paths[i], 'r')
+        const st = fstatSync(fds[i])
+        if (!st.isFile()) codes[i] = st.isDirectory() ? 'EISDIR' : 'EINVAL'
+        else if (st.size > m.max) codes[i] = 'CORRUPT'
+        else { at[i] = total; sizes[i] = st.size; total += st.size }
+      } catch (err) {
+        codes[i] = err.code || 'EIO'
+      }
+    }
+    const buffer = new ArrayBuffer(total)
+    for (let i = 0; i < n; i++) {
+      if (codes[i] !== undefined) continue
+      const view = new Uint8Array(buffer, at[i], sizes[i])
+      try {
+        let got = 0
+        while (got < view.length) {
+          const r = readSync(fds[i], view, got, view.length - got, got)
+          if (r === 0) break
+          got += r
+        }
+        const digest = createHash('sha256').update(view.subarray(0, got)).digest()
+        if (got !== view.length || !digest.equals(m.digests.subarray(32 * i, 32 * i + 32))) codes[i] = 'CORRUPT'
+      } catch (err) {
+        codes[i] = err.code || 'EIO'
+      }
+    }
+    parentPort.postMessage({ id: m.id, buffer, at, sizes, codes }, [buffer])
+  } finally {
+    for (const fd of fds) if (fd !== undefined) closeSync(fd)
+  }
+}
 parentPort.on('message', (m) => {
+  if (m.digests !== undefined) return readChunks(m)
   const into = new Uint8Array(m.b, m.o, m.n)
   let at = 0
   for (let i = 0; i < m.paths.length; i++) {
@@ -48,6 +96,11 @@ parentPort.on('message', (m) => {
 
 interface Reply {
   readonly id: number
+  /** readChunks: the group's bytes, and per file its offset and size in them or why it could not be served. */
+  readonly buffer?: ArrayBuffer
+  readonly at?: number[]
+  readonly sizes?: number[]
+  readonly codes?: Array<string | undefined>
   /** On failure: the index of the file that failed, its error code ('SHORT' for a short file) and message. */
   readonly i?: number
   readonly code?: string
@@ -68,10 +121,16 @@ export class ChunkFileReadError extends Error {
   }
 }
 
+/** What {@link ReaderThread.readChunks} gives for one file. */
+export type ChunkRead =
+  | { readonly ok: true; readonly bytes: Uint8Array }
+  /** ENOENT, CORRUPT (its bytes do not hash to its id, or it is larger than any chunk) or the system error code. */
+  | { readonly ok: false; readonly code: string }
+
 export class ReaderThread {
   #worker: Worker | undefined
   #ids = 0
-  readonly #pending = new Map<number, { resolve: () => void; reject: (err: Error) => void }>()
+  readonly #pending = new Map<number, { resolve: (r: Reply) => void; reject: (err: Error) => void }>()
 
   /**
    * Read the files `paths` (of exactly `sizes` bytes) one after the other into `into`, a view of a
@@ -80,12 +139,39 @@ export class ReaderThread {
    */
   read(into: Uint8Array, paths: readonly string[], sizes: readonly number[]): Promise<void> {
     if (!(into.buffer instanceof SharedArrayBuffer)) throw new TypeError('into must view a SharedArrayBuffer')
+    return this.#ask({ b: into.buffer, o: into.byteOffset, n: into.byteLength, paths, sizes }).then((r) => {
+      if (r.code !== undefined) throw new ChunkFileReadError(r.i ?? 0, r.code, r.message ?? r.code)
+    })
+  }
+
+  /**
+   * Read the chunk files `paths` into one fresh buffer, each checked against its SHA-256 digest (`digests`, 32
+   * bytes per file, in order) and none larger than `maxSize`. Resolves with one result per file; rejects only with
+   * ReaderThreadError when the thread died.
+   */
+  async readChunks(paths: readonly string[], digests: Uint8Array, maxSize: number): Promise<ChunkRead[]> {
+    if (digests.length !== 32 * paths.length) throw new TypeError('one 32-byte digest per path')
+    const r = await this.#ask({ paths, digests, max: maxSize })
+    return paths.map((_, i) => {
+      const code = r.codes![i]
+      return code === undefined
+        ? { ok: true, bytes: new Uint8Array(r.buffer!, r.at![i], r.sizes![i]) }
+        : { ok: false, code }
+    })
+  }
+
+  /** Reads sent and not yet answered. */
+  get pending(): number {
+    return this.#pending.size
+  }
+
+  #ask(message: object): Promise<Reply> {
     const worker = this.#start()
     const id = this.#ids++
-    return new Promise<void>((resolve, reject) => {
+    return new Promise<Reply>((resolve, reject) => {
       this.#pending.set(id, { resolve, reject })
       if (this.#pending.size === 1) worker.ref()
-      worker.postMessage({ id, b: into.buffer, o: into.byteOffset, n: into.byteLength, paths, sizes })
+      worker.postMessage({ id, ...message })
     })
   }
 
@@ -119,13 +205,59 @@ export class ReaderThread {
     if (p === undefined) return
     this.#pending.delete(r.id)
     if (this.#pending.size === 0) this.#worker?.unref()
-    if (r.code === undefined) p.resolve()
-    else p.reject(new ChunkFileReadError(r.i ?? 0, r.code, r.message ?? r.code))
+    p.resolve(r)
   }
 
   #failAll(err: Error): void {
     const pending = [...this.#pending.values()]
     this.#pending.clear()
     for (const p of pending) p.reject(err)
+  }
+}
+
+/**
+ * Up to `max` reader threads, each started only when every one before it is busy: one serves a single reader
+ * without contention, and several readers (a seeder serving many peers from a cold disk) each get a thread of
+ * their own, as the thread pool gave them, instead of queueing behind one blocking read.
+ */
+export class ReaderThreads {
+  readonly #threads: ReaderThread[] = []
+
+  constructor(readonly max: number) {
+    if (!Number.isInteger(max) || max < 1) throw new RangeError('max must be a positive integer')
+  }
+
+  /** See {@link ReaderThread.read}. */
+  read(into: Uint8Array, paths: readonly string[], sizes: readonly number[]): Promise<void> {
+    return this.#pick().read(into, paths, sizes)
+  }
+
+  /** See {@link ReaderThread.readChunks}. */
+  readChunks(paths: readonly string[], digests: Uint8Array, maxSize: number): Promise<ChunkRead[]> {
+    return this.#pick().readChunks(paths, digests, maxSize)
+  }
+
+  /** Threads created so far (each runs from its first read to stop()). */
+  get started(): number {
+    return this.#threads.length
+  }
+
+  /** End every thread; reads still outstanding fail with ReaderThreadError. */
+  async stop(): Promise<void> {
+    await Promise.all(this.#threads.map((t) => t.stop()))
+  }
+
+  #pick(): ReaderThread {
+    let least: ReaderThread | undefined
+    for (const t of this.#threads) {
+      if (t.pending === 0) return t
+      if (least === undefined || t.pending < least.pending) least = t
+    }
+    if (least === undefined || this.#threads.length < this.max) {
+      const t = new ReaderThread()
+      this.#threads.push(t)
+      return t
+    }
+    return least
   }
 }

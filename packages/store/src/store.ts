@@ -41,6 +41,7 @@ import {
   READ_AHEAD,
   READ_GROUP_BYTES,
   READ_PARALLEL,
+  READER_THREADS,
   SHARD_SUFFIX,
   SYNC_DIRS_ON_THREADS,
   TMP_DIR,
@@ -79,7 +80,7 @@ import type {
 } from './index.js'
 import { Mutex } from './mutex.js'
 import { readNarinfoKey } from './narinfo-text.js'
-import { ChunkFileReadError, ReaderThread } from './reader-thread.js'
+import { ChunkFileReadError, ReaderThreads } from './reader-thread.js'
 
 const log = createDebug('narthex:store')
 
@@ -172,7 +173,8 @@ export class LevelStore extends EventTarget {
   private readonly mutex = new Mutex()
   /** SHA-256 threads for imports (started with the store, spawned on the first import). */
   private readonly hashWorkers = new HashWorkers()
-  private readonly reader = new ReaderThread()
+  /** Threads that read chunk files: readNar with reuseBuffers, and getChunks. */
+  private readonly reader = new ReaderThreads(READER_THREADS)
   /** Threads that create chunk files for imports (spawned on the first import, ended by stop()). */
   private readonly writers = new ChunkWriters(WRITER_THREADS)
   private readonly fsync: boolean
@@ -313,6 +315,38 @@ export class LevelStore extends EventTarget {
       throw new ChunkCorruptError(`stored chunk ${key} is corrupt; it has been quarantined`, { cause: err })
     }
     return bytes
+  }
+
+  async getChunks(
+    cids: readonly CID[],
+    opts: { signal?: AbortSignal } = {}
+  ): Promise<Array<Uint8Array | undefined>> {
+    for (const cid of cids) checkRawCid(cid)
+    opts.signal?.throwIfAborted()
+    if (cids.length === 0) return []
+    const keys = cids.map((cid) => cid.toString())
+    const digests = new Uint8Array(32 * cids.length)
+    for (const [i, cid] of cids.entries()) digests.set(cid.multihash.digest, 32 * i)
+    const reads = await this.reader.readChunks(
+      keys.map((key) => this.chunkPath(key)),
+      digests,
+      MAX_CHUNK_SIZE
+    )
+    const out: Array<Uint8Array | undefined> = []
+    for (const [i, r] of reads.entries()) {
+      if (r.ok) {
+        out.push(r.bytes)
+      } else if (r.code === 'ENOENT') {
+        out.push(undefined)
+      } else if (r.code === 'CORRUPT') {
+        await this.quarantine(keys[i]!)
+        out.push(undefined)
+      } else {
+        throw Object.assign(new Error(`reading chunk ${keys[i]}: ${r.code}`), { code: r.code })
+      }
+    }
+    opts.signal?.throwIfAborted()
+    return out
   }
 
   async putChunk(cid: CID, bytes: Uint8Array, opts: { signal?: AbortSignal } = {}): Promise<boolean> {

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict'
+import { createHash } from 'node:crypto'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { tempDir } from '../../../test/util/index.js'
-import { ChunkFileReadError, ReaderThread } from '../src/reader-thread.js'
+import { ChunkFileReadError, ReaderThread, ReaderThreads } from '../src/reader-thread.js'
 
 describe('store reader thread', () => {
   let dir: { path: string; cleanup: () => Promise<void> }
@@ -61,5 +62,39 @@ describe('store reader thread', () => {
     await r.read(into, [p('a')], [6])
     assert.equal(Buffer.from(into).toString(), 'hello ')
     await r.stop()
+  })
+
+  it('reads chunk files into one buffer, each checked against its digest', async () => {
+    const sha = (s: string) => createHash('sha256').update(s).digest()
+    const digests = (...ds: Uint8Array[]) => Buffer.concat(ds)
+    const [a, b] = await reader.readChunks([p('a'), p('b')], digests(sha('hello '), sha('world')), 1024)
+    assert.ok(a?.ok && b?.ok)
+    assert.equal(Buffer.from(a.bytes).toString() + Buffer.from(b.bytes).toString(), 'hello world')
+    assert.equal(a.bytes.buffer, b.bytes.buffer, 'one buffer for the group')
+    const bad = await reader.readChunks(
+      [p('a'), p('nope'), p('b'), p('d'), p('a'), p('b')],
+      digests(sha('hello '), sha(''), sha('WORLD'), sha(''), sha('hello '), sha('world')),
+      5
+    )
+    assert.deepEqual(
+      bad.map((r) => (r.ok ? Buffer.from(r.bytes).toString() : r.code)),
+      // 'hello ' is 6 bytes, over the 5 allowed: never read, reported as corrupt.
+      ['CORRUPT', 'ENOENT', 'CORRUPT', 'EISDIR', 'CORRUPT', 'world']
+    )
+    await assert.rejects(reader.readChunks([p('a')], new Uint8Array(31), 10), TypeError)
+  })
+
+  it('starts another thread only while the ones it has are busy', async () => {
+    const threads = new ReaderThreads(2)
+    try {
+      const into = () => shared(6)
+      await threads.read(into(), [p('a')], [6])
+      await threads.read(into(), [p('a')], [6])
+      assert.equal(threads.started, 1)
+      await Promise.all([1, 2, 3, 4].map(() => threads.read(into(), [p('a')], [6])))
+      assert.equal(threads.started, 2)
+    } finally {
+      await threads.stop()
+    }
   })
 })

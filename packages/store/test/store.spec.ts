@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
 import { mkdir, readdir, readFile, rm, unlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { CHUNKER, chunkCid, ingestNar, narCidFromNarHash } from '@narthex/content'
+import { CHUNKER, chunkCid, ingestNar, MAX_CHUNK_SIZE, narCidFromNarHash } from '@narthex/content'
 import fc from 'fast-check'
 import { tempDir } from '../../../test/util/index.js'
 import { READ_AHEAD } from '../src/constants.js'
@@ -218,6 +218,43 @@ describe('store', () => {
     assert.equal(await store.hasNar(r.narHash), true)
     assert.deepEqual(await collect(store.readNar(r.narHash)), A)
     assert.equal(events.at(-1)![0], 'nar:added')
+  })
+
+  it('serves groups of chunks with getChunks: in order, absent ones undefined, corrupt ones quarantined', async () => {
+    const r = await store.importNar(piecesOf(A))
+    const { manifest } = (await store.getManifest(r.narHash))!
+    const cids = manifest.chunks.map((c) => c.cid)
+    assert.ok(cids.length >= 4, `${cids.length} chunks`)
+    const expected = await Promise.all(cids.map((c) => store.getChunk(c)))
+    const absent = chunkCid(Uint8Array.of(1, 2, 3))
+    const got = await store.getChunks([...cids, absent, cids[0]!])
+    assert.equal(got.length, cids.length + 2)
+    for (const i of cids.keys()) assert.deepEqual(Buffer.from(got[i]!), Buffer.from(expected[i]!))
+    assert.equal(got[cids.length], undefined)
+    assert.deepEqual(Buffer.from(got.at(-1)!), Buffer.from(expected[0]!))
+    assert.deepEqual(await store.getChunks([]), [])
+    await assert.rejects(store.getChunks([r.root]), { name: 'InvalidCidError' })
+
+    // Bit rot in one chunk, and another replaced by a file larger than any chunk may be: both are quarantined,
+    // the rest of the group is still served.
+    const path = (cid: (typeof cids)[number]) =>
+      join(dir.path, 'chunks', cid.toString().slice(-3, -1), cid.toString())
+    const rotten = Buffer.from(expected[1]!)
+    rotten[7]! ^= 0x10
+    await writeFile(path(cids[1]!), rotten)
+    await writeFile(path(cids[2]!), Buffer.alloc(MAX_CHUNK_SIZE + 1))
+    const after = await store.getChunks(cids)
+    assert.deepEqual(
+      after.map((b) => b !== undefined),
+      cids.map((_, i) => i !== 1 && i !== 2)
+    )
+    assert.deepEqual(Buffer.from(after[3]!), Buffer.from(expected[3]!))
+    assert.equal((await filesUnder(join(dir.path, 'quarantine'))).length, 2)
+    assert.equal(await store.hasNar(r.narHash), false)
+    assert.deepEqual(
+      events.filter(([t]) => t === 'chunk:corrupt').map(([, d]) => (d as { cid: string }).cid),
+      [cids[1]!.toString(), cids[2]!.toString()]
+    )
   })
 
   it('detects bit rot while streaming a NAR', async () => {
