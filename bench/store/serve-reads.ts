@@ -2,7 +2,7 @@
  * Reading chunks to serve them, as a seeder does for GET_CHUNKS: every chunk of a 256 MiB NAR read from the chunk
  * store and re-hashed, one by one (`getChunk`: fs/promises readFile, SHA-256 on the main thread, the next chunk
  * read while one is handed on) against a group at a time (`getChunks`: SERVE_READ_GROUP_CHUNKS ids per trip to a
- * reader thread, the next group read while one is handed on), with the same bytes as one file read and hashed
+ * reader thread, as many read as fit in SEND_COALESCE_BYTES, the next group read while one is handed on), with the same bytes as one file read and hashed
  * (`readFile` + SHA-256) as the baseline, in the same run. Rounds are interleaved; medians reported.
  *
  *   node --conditions=source --import tsx bench/store/serve-reads.ts [--size-mib 256] [--rounds 5]
@@ -16,7 +16,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { SERVE_READ_GROUP_CHUNKS } from '@narthex/p2p'
+import { SEND_COALESCE_BYTES, SERVE_READ_GROUP_CHUNKS } from '@narthex/p2p'
 import { createStore } from '@narthex/store'
 
 const { values } = parseArgs({
@@ -84,12 +84,15 @@ try {
       return n
     },
     [`getChunks, ${SERVE_READ_GROUP_CHUNKS} at a time`]: async () => {
+      // As the fetch server asks: up to SERVE_READ_GROUP_CHUNKS ids, as many read as fit in SEND_COALESCE_BYTES.
       let n = 0
-      const group = (from: number) => store.getChunks(cids.slice(from, from + SERVE_READ_GROUP_CHUNKS))
+      const group = (from: number) =>
+        store.getChunks(cids.slice(from, from + SERVE_READ_GROUP_CHUNKS), { maxBytes: SEND_COALESCE_BYTES })
       let next = group(0)
-      for (let from = 0; from < cids.length; from += SERVE_READ_GROUP_CHUNKS) {
+      for (let done = 0; done < cids.length; ) {
         const bs = await next
-        if (from + SERVE_READ_GROUP_CHUNKS < cids.length) next = group(from + SERVE_READ_GROUP_CHUNKS)
+        done += bs.length
+        if (done < cids.length) next = group(done)
         for (const b of bs) n += b!.byteLength
       }
       return n

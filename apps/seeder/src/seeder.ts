@@ -537,27 +537,24 @@ export class Seeder {
         if (bytes !== undefined) await this.bucket.take(bytes.byteLength, options)
         return bytes
       },
-      getChunks: async (cids: readonly CID[], options: { signal?: AbortSignal } = {}) => {
+      getChunks: async (cids: readonly CID[], options: { signal?: AbortSignal; maxBytes: number }) => {
         const store = this.store
-        const out: Array<Uint8Array | undefined> = cids.map(() => undefined)
-        if (store === undefined) return out
-        const held = cids.flatMap((cid, i) => (this.chunkRefs.has(cid.toString()) ? [i] : []))
+        // The chunks this seeder serves from the start of `cids`; the first it does not serve is answered alone.
+        const held: CID[] = []
+        for (const cid of cids) {
+          if (!this.chunkRefs.has(cid.toString())) break
+          held.push(cid)
+        }
+        if (store === undefined || held.length === 0) return [undefined]
         let read: Array<Uint8Array | undefined>
         try {
-          read = await store.getChunks(
-            held.map((i) => cids[i]!),
-            options
-          ) // re-hashed; corrupt ones quarantined
+          read = await store.getChunks(held, options) // re-hashed; corrupt ones quarantined
         } catch {
-          return out
+          return held.map(() => undefined)
         }
-        let bytes = 0
-        for (const [k, i] of held.entries()) {
-          out[i] = read[k]
-          bytes += read[k]?.byteLength ?? 0
-        }
+        const bytes = read.reduce((sum, b) => sum + (b?.byteLength ?? 0), 0)
         if (bytes > 0) await this.bucket.take(bytes, options)
-        return out
+        return read
       }
     }
   }

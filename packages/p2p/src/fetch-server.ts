@@ -159,24 +159,35 @@ export class FetchServer {
         return
       }
       case 'GET_CHUNKS': {
-        // Read the next group of chunks from the source while the previous one is being sent, and hand the muxer
-        // up to SEND_COALESCE_BYTES of replies per send: fewer muxer frames and drain waits, no copies.
+        // Read the next group of chunks (at most SERVE_READ_GROUP_CHUNKS and ~SEND_COALESCE_BYTES of them, or one
+        // from a source without getChunks) while the previous one is being sent, and hand the muxer up to
+        // SEND_COALESCE_BYTES of replies per send: fewer muxer frames and drain waits, no copies.
+        const n = req.cids.length
         const read = (from: number): Promise<Array<Uint8Array | undefined>> => {
-          const cids = req.cids.slice(from, from + SERVE_READ_GROUP_CHUNKS)
-          const p =
+          const asked = Math.min(SERVE_READ_GROUP_CHUNKS, n - from)
+          const p = (
             source.getChunks !== undefined
-              ? source.getChunks(cids, { signal })
-              : Promise.all(cids.map((cid) => source.getChunk(cid, { signal })))
+              ? source.getChunks(req.cids.slice(from, from + asked), {
+                  signal,
+                  maxBytes: SEND_COALESCE_BYTES
+                })
+              : source.getChunk(req.cids[from]!, { signal }).then((bytes) => [bytes])
+          ).then((group) => {
+            if (group.length < 1 || group.length > asked) {
+              throw new Error(`chunk source answered ${group.length} chunks for ${asked}`)
+            }
+            return group
+          })
           p.catch(() => {}) // awaited below, unless a send fails first
           return p
         }
         let next = read(0)
         let out = new Uint8ArrayList()
-        for (let from = 0; from < req.cids.length; from += SERVE_READ_GROUP_CHUNKS) {
+        for (let done = 0; done < n; ) {
           const group = await next
-          const to = from + SERVE_READ_GROUP_CHUNKS
-          if (to < req.cids.length) next = read(to)
-          for (const [i, bytes] of group.entries()) {
+          if (done + group.length < n) next = read(done + group.length)
+          for (const bytes of group) {
+            done++
             if (bytes === undefined) {
               this.stats.notFound++
               out.append(encodeReply({ type: 'NOT_FOUND' }))
@@ -185,7 +196,7 @@ export class FetchServer {
               this.stats.chunksServed++
               this.stats.bytesServed += bytes.byteLength
             }
-            if (out.byteLength >= SEND_COALESCE_BYTES || from + i + 1 === req.cids.length) {
+            if (out.byteLength >= SEND_COALESCE_BYTES || done === n) {
               await writeFrame(stream, out, { signal: AbortSignal.timeout(idleMs) })
               out = new Uint8ArrayList()
             }

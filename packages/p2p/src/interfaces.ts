@@ -14,10 +14,14 @@ export interface ChunkSource {
   /** A chunk's bytes, verified by the store (bit rot must not reach the wire). */
   getChunk(cid: CID, options?: { signal?: AbortSignal }): Promise<Uint8Array | undefined>
   /**
-   * Several chunks at once, in order (each undefined when not held), for a source that reads a group more cheaply
-   * than one by one. Without it the server calls getChunk for each.
+   * Chunks from the start of `cids`, in order, as many as fit in `maxBytes` (at least one; each undefined when
+   * not held), for a source that reads a group more cheaply than one by one. Without it the server calls getChunk
+   * for each.
    */
-  getChunks?(cids: readonly CID[], options?: { signal?: AbortSignal }): Promise<Array<Uint8Array | undefined>>
+  getChunks?(
+    cids: readonly CID[],
+    options: { signal?: AbortSignal; maxBytes: number }
+  ): Promise<Array<Uint8Array | undefined>>
 }
 
 /** Where a download puts what it fetched, so an interrupted download resumes from what is already stored. */

@@ -64,20 +64,33 @@ describe('fetch protocol over loopback TCP', () => {
     assert.equal(server.stats.notFound, 2)
   })
 
-  it('reads chunks from a source with getChunks a group at a time, and replies in request order', async () => {
+  it('reads chunks from a source with getChunks a bounded group at a time, and replies in request order', async () => {
     class GroupStore extends MemoryStore {
-      readonly groups: number[] = []
+      readonly groups: Array<{ asked: number; bytes: number; answered: number }> = []
       override async getChunk(): Promise<Uint8Array | undefined> {
         throw new Error('getChunk must not be called when getChunks exists')
       }
-      async getChunks(cids: readonly CID[]): Promise<Array<Uint8Array | undefined>> {
-        this.groups.push(cids.length)
-        return cids.map((c) => this.chunks.get(c.toString()))
+      async getChunks(
+        cids: readonly CID[],
+        opts: { maxBytes: number }
+      ): Promise<Array<Uint8Array | undefined>> {
+        const out: Array<Uint8Array | undefined> = []
+        let bytes = 0
+        for (const cid of cids) {
+          const b = this.chunks.get(cid.toString())
+          if (out.length > 0 && bytes + (b?.byteLength ?? 0) > opts.maxBytes) break
+          out.push(b)
+          bytes += b?.byteLength ?? 0
+        }
+        this.groups.push({ asked: cids.length, bytes, answered: out.length })
+        return out
       }
     }
     const store = new GroupStore()
     const n = 2 * SERVE_READ_GROUP_CHUNKS + 3
-    const chunks = Array.from({ length: n }, (_, i) => pseudoRandomBytes(1000 + i, i + 1))
+    // Small chunks, and a run of large ones that do not fit a group together.
+    const size = (i: number) => (i >= 20 && i < 24 ? 400_000 : 1000 + i)
+    const chunks = Array.from({ length: n }, (_, i) => pseudoRandomBytes(size(i), i + 1))
     const cids = chunks.map((c) => rawCid(c))
     // Every fifth chunk is not held.
     chunks.forEach((c, i) => {
@@ -96,12 +109,24 @@ describe('fetch protocol over loopback TCP', () => {
       got.push(bytes?.subarray())
     })
     await session.close()
-    assert.deepEqual(store.groups, [SERVE_READ_GROUP_CHUNKS, SERVE_READ_GROUP_CHUNKS, 3])
     got.forEach((bytes, i) => {
       if (i % 5 === 4) assert.equal(bytes, undefined, `chunk ${i}`)
       else assert.ok(same(bytes, chunks[i]), `chunk ${i}`)
     })
+    assert.equal(got.length, n)
     assert.equal(server.stats.notFound, Math.floor(n / 5))
     assert.equal(server.stats.chunksServed, n - Math.floor(n / 5))
+    // Each group asked for at most SERVE_READ_GROUP_CHUNKS, started where the last one ended, and was cut short
+    // only by the byte bound.
+    assert.equal(
+      store.groups.reduce((sum, g) => sum + g.answered, 0),
+      n
+    )
+    assert.ok(store.groups.every((g) => g.asked <= SERVE_READ_GROUP_CHUNKS))
+    assert.ok(
+      store.groups.some((g) => g.answered < g.asked),
+      'the large chunks split a group'
+    )
+    assert.equal(store.groups[0]!.answered, SERVE_READ_GROUP_CHUNKS)
   })
 })

@@ -220,10 +220,14 @@ export interface Store {
   /** A chunk's bytes, re-hashed first (ChunkCorruptError after quarantining it), or undefined if absent. */
   getChunk(cid: CID, opts?: { signal?: AbortSignal }): Promise<Uint8Array | undefined>
   /**
-   * Several chunks at once, for serving: read and re-hashed on the store's reader thread into one buffer. Each is
-   * its bytes, or undefined when it is absent or was corrupt (then quarantined, as getChunk does).
+   * Several chunks at once, for serving: read and re-hashed on a reader thread into one buffer. Each is its bytes,
+   * or undefined when it is absent or was corrupt (then quarantined, as getChunk does). With `maxBytes`, only the
+   * chunks from the start of `cids` that fit in it are read (at least one): the result is then a prefix.
    */
-  getChunks(cids: readonly CID[], opts?: { signal?: AbortSignal }): Promise<Array<Uint8Array | undefined>>
+  getChunks(
+    cids: readonly CID[],
+    opts?: { signal?: AbortSignal; maxBytes?: number }
+  ): Promise<Array<Uint8Array | undefined>>
   /** Store a chunk after checking it hashes to `cid`; true if it was not stored before. */
   putChunk(cid: CID, bytes: Uint8Array, opts?: { signal?: AbortSignal }): Promise<boolean>
 

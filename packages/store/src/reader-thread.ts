@@ -8,8 +8,8 @@
  * once per group. The caller owns the slots and reuses them, so nothing is allocated per MiB.
  *
  * A seeder serving chunks by id asks for a group at a time ({@link ReaderThread.readChunks}): the thread opens,
- * reads and re-hashes each file with blocking calls into one fresh buffer per group, which it hands over (a
- * transfer, not a copy). Read one by one through `fs/promises`, each chunk cost four thread-pool round trips, a
+ * reads and re-hashes each file with blocking calls into one fresh buffer of at most ~1 MiB per group, which it
+ * hands over (a transfer, not a copy). Read one by one through `fs/promises`, each chunk cost four thread-pool round trips, a
  * `FileHandle`, a buffer and a SHA-256 pass on the main thread.
  *
  * The thread is started on the first read (a store that is never read this way pays nothing) and ended by
@@ -40,27 +40,34 @@ const readFile = (path, into, at, size) => {
     if (fd !== undefined) closeSync(fd)
   }
 }
-// Chunk files by id: each one's size from fstat (at most m.max), all read into one buffer, each hashed against its
-// SHA-256 digest (m.digests, 32 bytes each). Per file: its offset and size in the buffer, or a code: ENOENT, CORRUPT
-// (wrong hash, or larger than any chunk), EISDIR or EINVAL (not a regular file), or the system error.
+// Chunk files by id, in order, as many as fit in m.bytes (at least one): each one's size from fstat (at most
+// m.max), all read into one buffer, each hashed against its SHA-256 digest (m.digests, 32 bytes each). Per file
+// taken: its offset and size in the buffer, or a code: ENOENT, CORRUPT (wrong hash, or larger than any chunk),
+// EISDIR or EINVAL (not a regular file), or the system error.
 const readChunks = (m) => {
-  const n = m.paths.length
-  const fds = new Array(n), sizes = new Array(n).fill(0), codes = new Array(n), at = new Array(n).fill(0)
+  const fds = [], sizes = [], codes = [], at = []
   try {
     let total = 0
-    for (let i = 0; i < n; i++) {
+    for (let i = 0; i < m.paths.length; i++) {
+      let fd, size = 0, code
       try {
-        fds[i] = openSync(m.paths[i], 'r')
-        const st = fstatSync(fds[i])
-        if (!st.isFile()) codes[i] = st.isDirectory() ? 'EISDIR' : 'EINVAL'
-        else if (st.size > m.max) codes[i] = 'CORRUPT'
-        else { at[i] = total; sizes[i] = st.size; total += st.size }
+        fd = openSync(m.paths[i], 'r')
+        const st = fstatSync(fd)
+        if (!st.isFile()) code = st.isDirectory() ? 'EISDIR' : 'EINVAL'
+        else if (st.size > m.max) code = 'CORRUPT'
+        else size = st.size
       } catch (err) {
-        codes[i] = err.code || 'EIO'
+        code = err.code || 'EIO'
       }
+      if (i > 0 && total + size > m.bytes) {
+        if (fd !== undefined) closeSync(fd)
+        break
+      }
+      fds.push(fd); codes.push(code); sizes.push(size); at.push(total)
+      total += size
     }
     const buffer = new ArrayBuffer(total)
-    for (let i = 0; i < n; i++) {
+    for (let i = 0; i < fds.length; i++) {
       if (codes[i] !== undefined) continue
       const view = new Uint8Array(buffer, at[i], sizes[i])
       try {
@@ -145,19 +152,25 @@ export class ReaderThread {
   }
 
   /**
-   * Read the chunk files `paths` into one fresh buffer, each checked against its SHA-256 digest (`digests`, 32
-   * bytes per file, in order) and none larger than `maxSize`. Resolves with one result per file; rejects only with
-   * ReaderThreadError when the thread died.
+   * Read chunk files from the start of `paths` into one fresh buffer, as many as fit in `maxBytes` (at least one),
+   * each checked against its SHA-256 digest (`digests`, 32 bytes per path, in order) and none larger than
+   * `maxSize`. Resolves with one result per file read, a prefix of `paths`; rejects only with ReaderThreadError
+   * when the thread died.
    */
-  async readChunks(paths: readonly string[], digests: Uint8Array, maxSize: number): Promise<ChunkRead[]> {
+  async readChunks(
+    paths: readonly string[],
+    digests: Uint8Array,
+    maxSize: number,
+    maxBytes: number
+  ): Promise<ChunkRead[]> {
     if (digests.length !== 32 * paths.length) throw new TypeError('one 32-byte digest per path')
-    const r = await this.#ask({ paths, digests, max: maxSize })
-    return paths.map((_, i) => {
-      const code = r.codes![i]
-      return code === undefined
+    if (paths.length === 0) return []
+    const r = await this.#ask({ paths, digests, max: maxSize, bytes: maxBytes })
+    return r.codes!.map((code, i) =>
+      code === undefined
         ? { ok: true, bytes: new Uint8Array(r.buffer!, r.at![i], r.sizes![i]) }
-        : { ok: false, code }
-    })
+        : { ok: false, code: code }
+    )
   }
 
   /** Reads sent and not yet answered. */
@@ -233,8 +246,13 @@ export class ReaderThreads {
   }
 
   /** See {@link ReaderThread.readChunks}. */
-  readChunks(paths: readonly string[], digests: Uint8Array, maxSize: number): Promise<ChunkRead[]> {
-    return this.#pick().readChunks(paths, digests, maxSize)
+  readChunks(
+    paths: readonly string[],
+    digests: Uint8Array,
+    maxSize: number,
+    maxBytes: number
+  ): Promise<ChunkRead[]> {
+    return this.#pick().readChunks(paths, digests, maxSize, maxBytes)
   }
 
   /** Threads created so far (each runs from its first read to stop()). */

@@ -319,7 +319,7 @@ export class LevelStore extends EventTarget {
 
   async getChunks(
     cids: readonly CID[],
-    opts: { signal?: AbortSignal } = {}
+    opts: { signal?: AbortSignal; maxBytes?: number } = {}
   ): Promise<Array<Uint8Array | undefined>> {
     for (const cid of cids) checkRawCid(cid)
     opts.signal?.throwIfAborted()
@@ -330,7 +330,8 @@ export class LevelStore extends EventTarget {
     const reads = await this.reader.readChunks(
       keys.map((key) => this.chunkPath(key)),
       digests,
-      MAX_CHUNK_SIZE
+      MAX_CHUNK_SIZE,
+      opts.maxBytes ?? Number.MAX_SAFE_INTEGER
     )
     const out: Array<Uint8Array | undefined> = []
     for (const [i, r] of reads.entries()) {

@@ -67,21 +67,38 @@ describe('store reader thread', () => {
   it('reads chunk files into one buffer, each checked against its digest', async () => {
     const sha = (s: string) => createHash('sha256').update(s).digest()
     const digests = (...ds: Uint8Array[]) => Buffer.concat(ds)
-    const [a, b] = await reader.readChunks([p('a'), p('b')], digests(sha('hello '), sha('world')), 1024)
+    const [a, b] = await reader.readChunks([p('a'), p('b')], digests(sha('hello '), sha('world')), 1024, 1024)
     assert.ok(a?.ok && b?.ok)
     assert.equal(Buffer.from(a.bytes).toString() + Buffer.from(b.bytes).toString(), 'hello world')
     assert.equal(a.bytes.buffer, b.bytes.buffer, 'one buffer for the group')
     const bad = await reader.readChunks(
       [p('a'), p('nope'), p('b'), p('d'), p('a'), p('b')],
       digests(sha('hello '), sha(''), sha('WORLD'), sha(''), sha('hello '), sha('world')),
-      5
+      5,
+      1024
     )
     assert.deepEqual(
       bad.map((r) => (r.ok ? Buffer.from(r.bytes).toString() : r.code)),
       // 'hello ' is 6 bytes, over the 5 allowed: never read, reported as corrupt.
       ['CORRUPT', 'ENOENT', 'CORRUPT', 'EISDIR', 'CORRUPT', 'world']
     )
-    await assert.rejects(reader.readChunks([p('a')], new Uint8Array(31), 10), TypeError)
+    await assert.rejects(reader.readChunks([p('a')], new Uint8Array(31), 10, 10), TypeError)
+    // Only what fits in maxBytes, and always the first file: a prefix of the paths.
+    const fits = async (maxBytes: number) =>
+      (
+        await reader.readChunks(
+          [p('a'), p('b'), p('a')],
+          digests(sha('hello '), sha('world'), sha('hello ')),
+          10,
+          maxBytes
+        )
+      )
+        .map((r) => (r.ok ? Buffer.from(r.bytes).toString() : r.code))
+        .join('')
+    assert.equal(await fits(1), 'hello ')
+    assert.equal(await fits(11), 'hello world')
+    assert.equal(await fits(16), 'hello world')
+    assert.equal(await fits(17), 'hello worldhello ')
   })
 
   it('starts another thread only while the ones it has are busy', async () => {

@@ -233,6 +233,15 @@ describe('store', () => {
     assert.equal(got[cids.length], undefined)
     assert.deepEqual(Buffer.from(got.at(-1)!), Buffer.from(expected[0]!))
     assert.deepEqual(await store.getChunks([]), [])
+    // maxBytes: only the chunks from the start that fit, and at least one.
+    const sizes = expected.map((b) => b!.byteLength)
+    assert.equal((await store.getChunks(cids, { maxBytes: 1 })).length, 1)
+    const two = await store.getChunks(cids, { maxBytes: sizes[0]! + sizes[1]! })
+    assert.deepEqual(
+      two.map((b) => Buffer.from(b!)),
+      [Buffer.from(expected[0]!), Buffer.from(expected[1]!)]
+    )
+    assert.equal((await store.getChunks(cids, { maxBytes: sizes[0]! + sizes[1]! - 1 })).length, 1)
     await assert.rejects(store.getChunks([r.root]), { name: 'InvalidCidError' })
 
     // Bit rot in one chunk, and another replaced by a file larger than any chunk may be: both are quarantined,
