@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { type ChunkSink, createNode, NarDownload } from '@narthex/p2p'
+import { incompressibleBytes } from '../bytes.js'
 
 const { values } = parseArgs({
   options: {
@@ -84,20 +85,6 @@ const scenarios: Scenario[] = [
     client: { ...noise, yamux: win(4 * MiB) }
   }
 ].filter((s) => values.only === undefined || values.only.split(',').includes(s.name)) as Scenario[]
-
-/** Deterministic incompressible bytes. */
-function makeFile(size: number): Uint8Array {
-  const out = new Uint8Array(size)
-  const view = new DataView(out.buffer)
-  let x = 0x9e3779b9
-  for (let i = 0; i + 4 <= size; i += 4) {
-    x ^= x << 13
-    x ^= x >>> 17
-    x ^= x << 5
-    view.setUint32(i, x >>> 0)
-  }
-  return out
-}
 
 interface Server {
   readonly child: ChildProcess
@@ -234,7 +221,7 @@ function median(xs: number[]): number {
 
 const dir = await mkdtemp(join(tmpdir(), 'narthex-bench-p2p-'))
 const file = join(dir, 'nar.bin')
-await writeFile(file, makeFile(SIZE))
+await writeFile(file, incompressibleBytes(SIZE))
 const results = new Map<string, number[]>()
 const cpu = new Map<string, number[]>()
 const serverCpu = new Map<string, number[]>()

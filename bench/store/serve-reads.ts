@@ -18,26 +18,13 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { SEND_COALESCE_BYTES, SERVE_READ_GROUP_CHUNKS } from '@narthex/p2p'
 import { createStore } from '@narthex/store'
+import { incompressibleBytes } from '../bytes.js'
 
 const { values } = parseArgs({
   options: { 'size-mib': { type: 'string', default: '256' }, rounds: { type: 'string', default: '5' } }
 })
 const SIZE = Number(values['size-mib']) * 1024 * 1024
 const ROUNDS = Number(values.rounds)
-
-/** Deterministic incompressible bytes (xorshift). */
-function makeBytes(size: number): Uint8Array {
-  const out = new Uint8Array(size)
-  const view = new DataView(out.buffer)
-  let x = 0x2545f491
-  for (let i = 0; i + 4 <= size; i += 4) {
-    x ^= x << 13
-    x ^= x >>> 17
-    x ^= x << 5
-    view.setUint32(i, x >>> 0)
-  }
-  return out
-}
 
 /** CPU milliseconds of the main thread (user + system, from /proc; USER_HZ = 100). */
 function mainThreadCpuMs(): number {
@@ -57,7 +44,7 @@ const dir = await mkdtemp(join(tmpdir(), 'narthex-bench-serve-'))
 const store = createStore({ dir: join(dir, 'store'), fsync: false })
 try {
   await store.start()
-  const bytes = makeBytes(SIZE)
+  const bytes = incompressibleBytes(SIZE, 0x2545f491)
   const whole = join(dir, 'whole.bin')
   await writeFile(whole, bytes)
   async function* pieces() {

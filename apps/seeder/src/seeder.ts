@@ -515,6 +515,28 @@ export class Seeder {
 
   /** The fetch server's view of the store: published NARs only, chunks re-hashed, uploads throttled. */
   private source() {
+    const getChunks = async (
+      cids: readonly CID[],
+      options: { signal?: AbortSignal; maxBytes: number }
+    ): Promise<Array<Uint8Array | undefined>> => {
+      const store = this.store
+      // The chunks this seeder serves from the start of `cids`; the first it does not serve is answered alone.
+      const held: CID[] = []
+      for (const cid of cids) {
+        if (!this.chunkRefs.has(cid.toString())) break
+        held.push(cid)
+      }
+      if (store === undefined || held.length === 0) return [undefined]
+      let read: Array<Uint8Array | undefined>
+      try {
+        read = await store.getChunks(held, options) // re-hashed; corrupt ones quarantined
+      } catch {
+        return held.map(() => undefined)
+      }
+      const bytes = read.reduce((sum, b) => sum + (b?.byteLength ?? 0), 0)
+      if (bytes > 0) await this.bucket.take(bytes, options)
+      return read
+    }
     return {
       hasNar: async (narCid: CID) => {
         const store = this.store
@@ -525,37 +547,10 @@ export class Seeder {
         if (store === undefined || !this.published.has(narCid.toString())) return undefined
         return (await store.getManifest(narCid))?.bytes
       },
-      getChunk: async (cid: CID, options: { signal?: AbortSignal } = {}) => {
-        const store = this.store
-        if (store === undefined || !this.chunkRefs.has(cid.toString())) return undefined
-        let bytes: Uint8Array | undefined
-        try {
-          bytes = await store.getChunk(cid, options) // re-hashed; a corrupt chunk throws after quarantine
-        } catch {
-          return undefined
-        }
-        if (bytes !== undefined) await this.bucket.take(bytes.byteLength, options)
-        return bytes
-      },
-      getChunks: async (cids: readonly CID[], options: { signal?: AbortSignal; maxBytes: number }) => {
-        const store = this.store
-        // The chunks this seeder serves from the start of `cids`; the first it does not serve is answered alone.
-        const held: CID[] = []
-        for (const cid of cids) {
-          if (!this.chunkRefs.has(cid.toString())) break
-          held.push(cid)
-        }
-        if (store === undefined || held.length === 0) return [undefined]
-        let read: Array<Uint8Array | undefined>
-        try {
-          read = await store.getChunks(held, options) // re-hashed; corrupt ones quarantined
-        } catch {
-          return held.map(() => undefined)
-        }
-        const bytes = read.reduce((sum, b) => sum + (b?.byteLength ?? 0), 0)
-        if (bytes > 0) await this.bucket.take(bytes, options)
-        return read
-      }
+      getChunks,
+      // One chunk is a group of one (the fetch server uses getChunks; getChunk completes the interface).
+      getChunk: async (cid: CID, options: { signal?: AbortSignal } = {}) =>
+        (await getChunks([cid], { ...options, maxBytes: Number.MAX_SAFE_INTEGER }))[0]
     }
   }
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import type { CID } from 'multiformats/cid'
 import type { Uint8ArrayList } from 'uint8arraylist'
 import { SERVE_READ_GROUP_CHUNKS } from '../src/constants.js'
-import { FetchServer, type NarthexNode, PeerSession } from '../src/index.js'
+import { type ChunkSource, FetchServer, type NarthexNode, PeerSession } from '../src/index.js'
 import { loopbackNode, MemoryStore, pseudoRandomBytes, rawCid, same } from './util.js'
 
 describe('fetch protocol over loopback TCP', () => {
@@ -11,6 +11,17 @@ describe('fetch protocol over loopback TCP', () => {
     await Promise.all(nodes.map((n) => n.stop()))
     nodes = []
   })
+
+  /** A server node for `source` and a session to it from a second node. */
+  async function serve(source: ChunkSource): Promise<{ server: FetchServer; session: PeerSession }> {
+    const a = await loopbackNode()
+    const b = await loopbackNode()
+    nodes.push(a, b)
+    const server = new FetchServer({ node: a, source })
+    await server.start()
+    await b.dial(a.getMultiaddrs()[0]!)
+    return { server, session: await PeerSession.open(b, a.peerId) }
+  }
 
   it('answers HAVE, GET_MANIFEST and pipelined GET_CHUNKS in order', async () => {
     const store = new MemoryStore()
@@ -23,13 +34,7 @@ describe('fetch protocol over loopback TCP', () => {
     store.manifests.set(narCid.toString(), Uint8Array.of(1, 2, 3))
     store.nars.add(narCid.toString())
 
-    const a = await loopbackNode()
-    const b = await loopbackNode()
-    nodes.push(a, b)
-    const server = new FetchServer({ node: a, source: store })
-    await server.start()
-    await b.dial(a.getMultiaddrs()[0]!)
-    const session = await PeerSession.open(b, a.peerId)
+    const { server, session } = await serve(store)
     assert.equal(await session.have(narCid), true)
     assert.equal(await session.have(cids[0]!), false)
     assert.ok(same(await session.getManifest(narCid), Uint8Array.of(1, 2, 3)))
@@ -96,13 +101,7 @@ describe('fetch protocol over loopback TCP', () => {
     chunks.forEach((c, i) => {
       if (i % 5 !== 4) store.chunks.set(cids[i]!.toString(), c)
     })
-    const a = await loopbackNode()
-    const b = await loopbackNode()
-    nodes.push(a, b)
-    const server = new FetchServer({ node: a, source: store })
-    await server.start()
-    await b.dial(a.getMultiaddrs()[0]!)
-    const session = await PeerSession.open(b, a.peerId)
+    const { server, session } = await serve(store)
     const got: Array<Uint8Array | undefined> = []
     await session.getChunks(cids, (i, bytes) => {
       assert.equal(i, got.length)

@@ -36,8 +36,9 @@ export const WRITER_THREADS = 4
 
 /**
  * Threads that read chunk files for serving (getChunks) and for readNar with reuseBuffers. Each makes blocking
- * reads, so from a cold disk 4 keep 4 reads in flight, as libuv's thread pool did; a thread is started only when
- * all the others are busy, so a store read by one consumer at a time runs one.
+ * reads, so 4 keep up to 4 reads in flight, as libuv's thread pool did (what matters on a cold disk; not
+ * benchmarked); a thread is started only when all the others are busy, so a store read by one consumer at a time
+ * runs one.
  */
 export const READER_THREADS = 4
 
