@@ -191,6 +191,14 @@ describe('NAR against the real nix', function () {
         const theirs = (await runOk('nix-store', ['--dump', p], { env })).stdout
         const ours = await collect(dumpPath(p))
         assert.ok(Buffer.compare(ours, theirs) === 0, 'dump differs from nix-store --dump')
+        // The path `narthex nar dump` takes: blocking calls, one small reused buffer (each chunk copied at once).
+        const copies: Buffer[] = []
+        for await (const c of dumpPath(p, { blocking: true, reuseChunks: 1, chunkSize: 16384 }))
+          copies.push(Buffer.from(c))
+        assert.ok(
+          Buffer.compare(Buffer.concat(copies), theirs) === 0,
+          'blocking dump differs from nix-store --dump'
+        )
         assert.equal(
           formatHash((await hashNar(chunked(theirs))).hash),
           `sha256:${(await runOk('nix-hash', ['--type', 'sha256', '--base32', p], { env })).stdout.toString().trim()}`
