@@ -43,6 +43,15 @@ export const WRITER_THREADS = 4
 export const READER_THREADS = 4
 
 /**
+ * Encoded bytes of verified manifests kept in memory, by root, the least recently used dropped first. A NAR read
+ * again, or read right after its import (the shim serving what its closure prefetch just fetched), then skips
+ * reading, hashing and decoding its manifest file: ~0.35 ms of CPU, most of a small NAR's read (docs/benchmarks.md,
+ * "substitute"). A manifest is content-addressed, so a cached one can never be stale. 8 MiB holds the manifests of
+ * ~10 GiB of large NARs (a 256 MiB NAR's is ~190 KiB at the default chunker) or of tens of thousands of small ones.
+ */
+export const MANIFEST_CACHE_BYTES = 8 * 1024 * 1024
+
+/**
  * An import starts using the writer threads once it has written this many chunks (~4 MiB at the default chunker):
  * smaller NARs (most of a Nix store) are done before the threads would have booted, and a process that only
  * imports small NARs never starts them.

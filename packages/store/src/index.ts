@@ -92,6 +92,7 @@ export interface NarEntry {
   readonly storePathHashes: readonly string[]
 }
 
+/** A verified manifest. Shared with the store's cache of manifests: read it, never modify it. */
 export interface StoreManifest {
   readonly manifest: Manifest
   readonly bytes: Uint8Array

@@ -36,6 +36,7 @@ import {
   CHUNKS_DIR,
   INDEX_DIR,
   LOOSE_CHUNK_GRACE_MS,
+  MANIFEST_CACHE_BYTES,
   MANIFESTS_DIR,
   QUARANTINE_DIR,
   READ_AHEAD,
@@ -187,6 +188,9 @@ export class LevelStore extends EventTarget {
   /** NARs being read: never evicted under a reader. */
   private readonly narsInUse = new UseCounts()
   private readonly atimeWritten = new Map<string, number>()
+  /** Verified manifests by root, least recently used first, up to MANIFEST_CACHE_BYTES of their encoded bytes. */
+  private readonly manifests = new Map<string, StoreManifest>()
+  private manifestsBytes = 0
   /** Bumped whenever chunk files are deleted, so a commit knows whether its earlier existence checks still hold. */
   private deletions = 0
 
@@ -769,6 +773,9 @@ export class LevelStore extends EventTarget {
         ops.push({ type: 'put', key: K.nar(narHash), value: record })
         if (opts.pin) ops.push({ type: 'put', key: K.pin(narHash), value: now })
         await db.batch(ops, { sync: this.fsync })
+        // A copy: the caller's array may be reused once this resolves.
+        if (record.root === rootKey)
+          this.rememberManifest(rootKey, { manifest, bytes: Buffer.from(manifestBytes), root })
         const entry = await this.entryOf(record)
         if (announce) this.dispatchEvent(new CustomEvent('nar:added', { detail: entry }))
         return entry
@@ -820,7 +827,43 @@ export class LevelStore extends EventTarget {
     return got
   }
 
-  private async loadManifest(record: NarRecord): Promise<StoreManifest> {
+  /**
+   * The manifest of `record`, verified against its root and NarHash: from memory when it was loaded or committed
+   * lately, otherwise from its file. `fresh` always reads and checks the file (`verify`: a manifest that rotted on
+   * disk must be found even while a good copy is in memory).
+   */
+  private async loadManifest(record: NarRecord, { fresh = false } = {}): Promise<StoreManifest> {
+    const known = fresh ? undefined : this.manifests.get(record.root)
+    if (known !== undefined && known.manifest.narHash === record.narHash) {
+      this.manifests.delete(record.root) // most recently used: last
+      this.manifests.set(record.root, known)
+      return known
+    }
+    const loaded = await this.readManifestFile(record)
+    this.rememberManifest(record.root, loaded)
+    return loaded
+  }
+
+  private rememberManifest(root: string, entry: StoreManifest): void {
+    this.forgetManifest(root)
+    if (entry.bytes.length > MANIFEST_CACHE_BYTES) return
+    this.manifests.set(root, entry)
+    this.manifestsBytes += entry.bytes.length
+    for (const [key, old] of this.manifests) {
+      if (this.manifestsBytes <= MANIFEST_CACHE_BYTES) break
+      this.manifests.delete(key)
+      this.manifestsBytes -= old.bytes.length
+    }
+  }
+
+  private forgetManifest(root: string): void {
+    const old = this.manifests.get(root)
+    if (old === undefined) return
+    this.manifests.delete(root)
+    this.manifestsBytes -= old.bytes.length
+  }
+
+  private async readManifestFile(record: NarRecord): Promise<StoreManifest> {
     const root = CIDClass.parse(record.root)
     let bytes: Uint8Array
     try {
@@ -1088,6 +1131,7 @@ export class LevelStore extends EventTarget {
     )
     await db.batch(ops, { sync: this.fsync })
     await unlink(this.manifestPath(record.root)).catch(() => {})
+    this.forgetManifest(record.root)
     this.deletions++
     const victims = zero.filter((k) => !this.chunksInUse.has(k))
     await forEachLimited(victims, 32, (k) => unlink(this.chunkPath(k)).catch(() => {}))
@@ -1213,7 +1257,7 @@ export class LevelStore extends EventTarget {
       const record = value as NarRecord
       let manifest: Manifest
       try {
-        manifest = (await this.loadManifest(record)).manifest
+        manifest = (await this.loadManifest(record, { fresh: true })).manifest
       } catch (err) {
         log('verify: %s: %s', record.narHash, (err as Error).message)
         damaged.add(record.narHash)

@@ -393,6 +393,33 @@ describe('store', () => {
     assert.equal(await store.hasNar(a.narHash), false)
   })
 
+  it('keeps verified manifests in memory, yet verify reads each file and finds one that rotted', async () => {
+    const a = await store.importNar(piecesOf(A))
+    const root = a.root.toString()
+    const file = join(dir.path, 'manifests', root.slice(-3, -1), root)
+    // Committed just now: reads are served from memory, even with the file gone bad underneath.
+    await writeFile(file, 'rotten')
+    assert.deepEqual(await collect(store.readNar(a.narHash)), A)
+    assert.equal((await store.getManifest(a.narHash))?.root.toString(), root)
+    // verify always reads the file: the NAR is damaged and reads stop.
+    const report = await store.verify()
+    assert.deepEqual(report.damagedNars, [a.narHash])
+    await assert.rejects(collect(store.readNar(a.narHash)), { name: 'NarDamagedError' })
+    // A store that did not commit it reads the file, and refuses it.
+    await store.stop()
+    store = createStore({ dir: dir.path })
+    await store.start()
+    await assert.rejects(collect(store.readNar(a.narHash)), { name: 'NarDamagedError' })
+    // Removing and importing it again replaces the manifest; reads work from memory and from the file.
+    assert.equal(await store.removeNar(a.narHash), true)
+    await store.importNar(piecesOf(A))
+    assert.deepEqual(await readFile(file), Buffer.from((await store.getManifest(a.narHash))!.bytes))
+    await store.stop()
+    store = createStore({ dir: dir.path })
+    await store.start()
+    assert.deepEqual(await collect(store.readNar(a.narHash)), A)
+  })
+
   it('evicts least recently used unpinned NARs to fit a quota, and removes leftovers', async () => {
     const nars = ['n0', 'n1', 'n2', 'n3'].map((s) => detBytes(200_000, s))
     const entries = []
