@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // The `narthex` binary. CommonJS (bin/package.json), so Node starts it without the ES module loader: the NAR
 // commands run from one bundled CommonJS file, dist/quick.bundle.cjs (made by `pnpm build`; see src/quick.ts),
-// ~15 ms sooner than through the ES modules behind them, a few percent of a `nar dump`. Every other command line
-// goes to the dispatcher in dist/main.js.
+// ~20 ms sooner than through the ES modules behind them (a one-byte `nar dump`: 120 -> 102 ms, docs/benchmarks.md
+// "NAR"). Every other command line goes to the dispatcher in dist/main.js.
 'use strict'
 
 function loadQuick() {
@@ -23,11 +23,10 @@ async function run(argv) {
     if (quick.mayExitAtOnce()) process.exit()
     return
   }
+  // Long-running and other commands: none is one-shot (quick.ts takes those), so Node's usual exit.
   await import('../dist/polyfill.js')
   const { main } = await import('../dist/main.js')
-  const { mayExitAtOnce } = await import('../dist/one-shot.js')
   process.exitCode = await main(argv)
-  if (mayExitAtOnce()) process.exit()
 }
 
 run(process.argv.slice(2))

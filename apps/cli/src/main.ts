@@ -14,7 +14,11 @@ interface Entry {
   readonly load: () => Promise<{ command: Command }>
 }
 
-/** Every command, keyed by the words that name it. Keep sorted; `narthex --help` prints them in this order. */
+/**
+ * Every command, keyed by the words that name it. Keep sorted; `narthex --help` prints them in this order. A
+ * one-shot command (`preferQuickStart`) goes in quick.ts's table too: the binary runs those from the bundle and
+ * exits at once only there.
+ */
 export const COMMANDS: Readonly<Record<string, Entry>> = {
   attest: {
     summary: 'attest store paths already built: measure, sign, submit to the orchestrator',

@@ -168,7 +168,7 @@ export async function* encodeNar(source: NarSource, opts: EncodeNarOptions = {})
         if (st.size > 0) {
           // With reused buffers, a file that fits in a chunk but not in what is left of this one starts a new
           // chunk, so it is read in one call instead of two (a short chunk costs no memory when buffers are
-          // reused). On a tree of small files that is a third fewer reads.
+          // reused). On the NAR benchmark's tree: 11,836 reads before, 11,135 after.
           if (ringSize > 0 && st.size <= out.length && pos + st.size > out.length) yield take()
           const opened = source.openFile(path)
           const file = isPromise(opened) ? await opened : opened

@@ -30,14 +30,20 @@ describe('swarm downloader (in-process nodes on loopback)', function () {
     return out
   }
 
+  /** A fresh node, connected to each of `seeds`. */
+  async function clientOf(seeds: NarthexNode[]): Promise<NarthexNode> {
+    const client = await loopbackNode()
+    nodes.push(client)
+    for (const s of seeds) await client.dial(s.getMultiaddrs()[0]!)
+    return client
+  }
+
   it('downloads a NAR bit-exact from three connected seeders, with a trusted root', async () => {
     const nar = pseudoRandomBytes(5 * 1024 * 1024 + 123, 7)
     const stores = [new MemoryStore(), new MemoryStore(), new MemoryStore()]
     const ingest = await seedBlob(nar, stores)
     const seeds = await seeders(3, stores)
-    const client = await loopbackNode()
-    nodes.push(client)
-    for (const s of seeds) await client.dial(s.getMultiaddrs()[0]!)
+    const client = await clientOf(seeds)
     const sink = new MemoryStore()
     const dl = new NarDownload({ node: client, sink }, ingest.narHash, {
       manifestRoot: ingest.root,
@@ -57,9 +63,7 @@ describe('swarm downloader (in-process nodes on loopback)', function () {
     const small = await seedBlob(bytes, stores)
     const large = await seedBlob(pseudoRandomBytes(8 * 1024 * 1024, 23), stores)
     const [seed] = await seeders(1, stores)
-    const client = await loopbackNode()
-    nodes.push(client)
-    await client.dial(seed!.getMultiaddrs()[0]!)
+    const client = await clientOf([seed!])
     const dht = client.services.dht
     const findProviders = dht.findProviders.bind(dht)
     let queries = 0
@@ -90,9 +94,7 @@ describe('swarm downloader (in-process nodes on loopback)', function () {
     const stores = [new MemoryStore(), new MemoryStore(), new MemoryStore()]
     const ingest = await seedBlob(bytes, stores)
     const seeds = await seeders(3, stores)
-    const client = await loopbackNode()
-    nodes.push(client)
-    for (const s of seeds) await client.dial(s.getMultiaddrs()[0]!)
+    const client = await clientOf(seeds)
     const open = PeerSession.open
     let probes = 0
     PeerSession.open = (...args: Parameters<typeof open>) => {
@@ -123,9 +125,7 @@ describe('swarm downloader (in-process nodes on loopback)', function () {
     const stores = [new MemoryStore()]
     const ingest = await seedBlob(nar, stores)
     const [seed] = await seeders(1, stores)
-    const client = await loopbackNode()
-    nodes.push(client)
-    await client.dial(seed!.getMultiaddrs()[0]!)
+    const client = await clientOf([seed!])
     const sink = new MemoryStore()
     // Half the chunks are already local (an earlier, interrupted download).
     const manifestChunks = ingest.manifest.chunks
@@ -144,9 +144,7 @@ describe('swarm downloader (in-process nodes on loopback)', function () {
     const stores = [new MemoryStore()]
     const ingest = await seedBlob(nar, stores)
     const [seed] = await seeders(1, stores)
-    const client = await loopbackNode()
-    nodes.push(client)
-    await client.dial(seed!.getMultiaddrs()[0]!)
+    const client = await clientOf([seed!])
     const got = await collect(downloadNar({ node: client, sink: new MemoryStore() }, ingest.narHash))
     assert.ok(same(got, nar))
   })
@@ -156,9 +154,7 @@ describe('swarm downloader (in-process nodes on loopback)', function () {
     const stores = [new MemoryStore()]
     const ingest = await seedBlob(nar, [new MemoryStore()])
     const [seed] = await seeders(1, stores)
-    const client = await loopbackNode()
-    nodes.push(client)
-    await client.dial(seed!.getMultiaddrs()[0]!)
+    const client = await clientOf([seed!])
     const scores = new PeerScores()
     await assert.rejects(
       collect(
