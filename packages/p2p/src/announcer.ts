@@ -2,7 +2,7 @@
  * Announces the NAR CIDs a seeder holds in the DHT, in the background.
  *
  * - A FIFO queue (deduplicated) worked by `concurrency` workers, each taking up to `batch` CIDs at a time and
- *   announcing them in one sweep (provider-sweep.ts): one DHT walk per region of the key space, then ADD_PROVIDER
+ *   announcing them in one sweep (provider-sweep.ts): DHT walks shared among the CIDs, then ADD_PROVIDER
  *   messages straight to the closest peers of each CID, with bounded concurrency. kad-dht's provide() walks once
  *   per CID, which made 10,000 NARs take over an hour (docs/benchmarks.md "p2p").
  * - Each CID counts its acknowledged ADD_PROVIDER messages; fewer than `minAcks` (capped by the size of the

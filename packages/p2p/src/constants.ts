@@ -144,14 +144,14 @@ export const REANNOUNCE_AFTER_MS = PROVIDER_RECORD_VALIDITY_MS / 2
 export const ANNOUNCE_CONCURRENCY = 2
 
 /**
- * NARs one sweep takes from the queue: one walk (or one per key-space region in a large network) serves them
- * all, and the sweep holds their ids and pending messages in memory (~100 bytes each).
+ * NARs one sweep takes from the queue: one walk serves them all in a network smaller than k, and in a larger one
+ * each walk serves the NARs whose closest peers it proves (provider-sweep.ts), and the sweep holds their ids and pending messages in memory (~100 bytes each).
  */
 export const ANNOUNCE_BATCH = 1024
 
 /**
  * Peers a sweep sends its ADD_PROVIDER messages to at once, one stream each carrying all of that peer's messages
- * for the region: k = 20 covers every closest peer of a region in parallel.
+ * for the walk's NARs: k = 20 sends to every closest peer of those NARs in parallel.
  */
 export const ANNOUNCE_STREAM_CONCURRENCY = 20
 

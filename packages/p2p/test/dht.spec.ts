@@ -1,11 +1,54 @@
 import assert from 'node:assert/strict'
+import { createHash } from 'node:crypto'
+import type { PeerId } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 import { waitFor } from '../../../test/util/index.js'
 import { Announcer, DHT_K, findProviders, type NarthexNode, type NodeInit } from '../src/index.js'
+import { sharedPrefixBits, xorDistance } from '../src/key-space.js'
 import { ProviderSweep } from '../src/provider-sweep.js'
 import { loopbackNode, pseudoRandomBytes, rawCid } from './util.js'
 
-/** A DHT of `n` server nodes on loopback, all bootstrapped from the first. */
+/** kad-dht's provider records (not in its public types). */
+interface DhtProviders {
+  readonly providers: { getProviders(cid: CID): Promise<PeerId[]> }
+}
+
+/** A node's routing table (kad-dht internals, not in its public types). */
+function routingTable(node: NarthexNode): {
+  closestPeers(kadId: Uint8Array, o: { count: number }): PeerId[]
+} {
+  return (node.services.dht as unknown as { routingTable: ReturnType<typeof routingTable> }).routingTable
+}
+
+function kadIdOf(node: NarthexNode): Uint8Array {
+  return createHash('sha256').update(node.peerId.toMultihash().bytes).digest()
+}
+
+/**
+ * Whether `node`'s routing table has converged, the condition under which lookups end at the true closest peers:
+ * of the other nodes sharing exactly b leading bits with it, for every b, it knows min(k, how many there are).
+ */
+function converged(node: NarthexNode, all: readonly NarthexNode[], k: number): boolean {
+  const self = kadIdOf(node)
+  const known = new Set(routingTable(node).closestPeers(self, { count: all.length }).map(String))
+  const groups = new Map<number, NarthexNode[]>()
+  for (const other of all) {
+    if (other === node) continue
+    const b = sharedPrefixBits(self, kadIdOf(other))
+    groups.set(b, [...(groups.get(b) ?? []), other])
+  }
+  for (const group of groups.values()) {
+    const held = group.filter((o) => known.has(o.peerId.toString())).length
+    if (held < Math.min(k, group.length)) return false
+  }
+  return true
+}
+
+/**
+ * A DHT of `n` server nodes on loopback, every pair connected, waited on until every routing table has converged.
+ * (Bootstrapping all from one node is not enough with a small k: the tables can settle into cliques that never
+ * learn of each other, and every walk from one of them stays inside it.)
+ */
 export async function dhtNetwork(n: number, init: NodeInit = {}): Promise<NarthexNode[]> {
   const first = await loopbackNode({ dhtServer: true, ...init })
   const boot = first.getMultiaddrs().map((m) => m.toString())
@@ -13,14 +56,11 @@ export async function dhtNetwork(n: number, init: NodeInit = {}): Promise<Narthe
     Array.from({ length: n - 1 }, () => loopbackNode({ dhtServer: true, bootstrap: boot, ...init }))
   )
   const all = [first, ...rest]
-  const size = (node: NarthexNode) =>
-    (node.services.dht as unknown as { routingTable: { size: number } }).routingTable.size
-  // Until every node knows k peers (or all the others): the nodes' first self-lookups are still filling the
-  // tables, and a walk through nodes that know only the bootstrap node may end short of a key's closest peers.
-  const k = Math.min(n - 1, init.dht?.kBucketSize ?? DHT_K)
+  await Promise.all(all.flatMap((a, i) => all.slice(i + 1).map((b) => a.dial(b.getMultiaddrs()[0]!))))
+  const k = init.dht?.kBucketSize ?? DHT_K
   const t0 = Date.now()
-  await waitFor('routing tables', () => all.every((node) => size(node) >= k), 30_000)
-  console.log(`      routing tables of ${n} nodes at ${k} peers each after ${Date.now() - t0} ms`)
+  await waitFor('routing tables converged', () => all.every((node) => converged(node, all, k)), 30_000)
+  console.log(`      routing tables of ${n} nodes converged after ${Date.now() - t0} ms`)
   return all
 }
 
@@ -81,7 +121,7 @@ describe('DHT announcing on loopback', function () {
     return found
   }
 
-  it('sweeps with one walk per key-space region when the network is larger than k; lookups still find it', async () => {
+  it('shares walks across keys when the network is larger than k; each record lands on its k closest nodes', async () => {
     // k = 3 in a network of 10 makes the sweep split the key space into regions (one walk each) and send
     // each key's records to the 3 closest peers it knows, as it would with k = 20 in a network of hundreds.
     const init = { dht: { kBucketSize: 3 } }
@@ -97,6 +137,22 @@ describe('DHT announcing on loopback', function () {
     assert.equal(announcer.stats.failed, 0)
     assert.ok(walks > 1, 'the key space was split into regions')
     assert.ok(walks < 40, 'fewer walks than NARs')
+    // Every NAR's record is on its 3 closest nodes of the whole network (the sweep knew only what its walks found).
+    for (const cid of cids) {
+      const key = createHash('sha256').update(cid.multihash.bytes).digest()
+      const closest = nodes
+        .filter((n) => n !== seeder)
+        .map((n) => ({ n, d: Buffer.from(xorDistance(key, kadIdOf(n))) }))
+        .sort((a, b) => Buffer.compare(a.d, b.d))
+        .slice(0, 3)
+      for (const { n } of closest) {
+        const held = await (n.services.dht as unknown as DhtProviders).providers.getProviders(cid)
+        assert.ok(
+          held.some((p) => p.equals(seeder.peerId)),
+          `${cid} on ${n.peerId} (one of its 3 closest nodes)`
+        )
+      }
+    }
     // Random samples, looked up by a node that never talked to the seeder.
     const sample = [3, 11, 19, 27, 35].map((i) => cids[i]!)
     assert.equal(await freshLookups(nodes[0]!, seeder, sample, init), sample.length)
