@@ -10,6 +10,7 @@ import debug from 'debug'
 import type { CID } from 'multiformats/cid'
 import { FIND_PROVIDERS_TIMEOUT_MS, MAX_PROVIDERS_PER_LOOKUP, NAR_PROTOCOL } from './constants.js'
 import type { NarthexNode } from './node.js'
+import { peerProtocols } from './peer-protocols.js'
 
 const log = debug('narthex:p2p:providers')
 
@@ -36,8 +37,8 @@ export async function* findProviders(
   for (const conn of node.getConnections()) {
     const id = conn.remotePeer.toString()
     if (seen.has(id) || conn.status !== 'open') continue
-    const peer = await node.peerStore.get(conn.remotePeer).catch(() => undefined)
-    if (peer !== undefined && peer.protocols.length > 0 && !peer.protocols.includes(NAR_PROTOCOL)) continue
+    const protocols = await peerProtocols(node, conn.remotePeer)
+    if (protocols.length > 0 && !protocols.includes(NAR_PROTOCOL)) continue
     seen.add(id)
     yield conn.remotePeer
   }

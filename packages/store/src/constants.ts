@@ -52,6 +52,12 @@ export const READER_THREADS = 4
 export const MANIFEST_CACHE_BYTES = 8 * 1024 * 1024
 
 /**
+ * Index records (NAR records and damage marks, absent ones too) the store keeps in memory, least recently used
+ * dropped first: ~300 bytes each, so ~5 MiB. A seeder reads two for every HAVE and GET_MANIFEST it answers.
+ */
+export const RECORD_CACHE_ENTRIES = 16_384
+
+/**
  * An import starts using the writer threads once it has written this many chunks (~4 MiB at the default chunker):
  * smaller NARs (most of a Nix store) are done before the threads would have booted, and a process that only
  * imports small NARs never starts them.

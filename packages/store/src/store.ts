@@ -43,6 +43,7 @@ import {
   READ_GROUP_BYTES,
   READ_PARALLEL,
   READER_THREADS,
+  RECORD_CACHE_ENTRIES,
   SHARD_SUFFIX,
   SYNC_DIRS_ON_THREADS,
   TMP_DIR,
@@ -128,6 +129,23 @@ const K = {
 
 type Op = { type: 'put'; key: string; value: unknown } | { type: 'del'; key: string }
 
+/** The index records `Store.get` keeps in memory: NAR records and damage marks. */
+function isCachedRecord(key: string): boolean {
+  return key.startsWith('n!') || key.startsWith('d!')
+}
+
+/** A record known not to be in the index. */
+const ABSENT = Symbol('absent')
+
+/** Freeze a decoded record and everything in it: records kept in memory are shared by every reader. */
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value)
+    for (const v of Object.values(value)) deepFreeze(v)
+  }
+  return value
+}
+
 function isEnospc(err: unknown): boolean {
   const code = (err as NodeJS.ErrnoException | undefined)?.code
   return code === 'ENOSPC' || code === 'EDQUOT'
@@ -191,6 +209,14 @@ export class LevelStore extends EventTarget {
   /** Verified manifests by root, least recently used first, up to MANIFEST_CACHE_BYTES of their encoded bytes. */
   private readonly manifests = new Map<string, StoreManifest>()
   private manifestsBytes = 0
+  /**
+   * NAR records and damage marks by index key, least recently used first (ABSENT: the key is not in the index).
+   * A seeder answers every HAVE and GET_MANIFEST from them: each was two reads of `level`, ~18 % of a seeder's CPU
+   * serving a closure of 500 small NARs.
+   */
+  private readonly records = new Map<string, unknown>()
+  /** Bumped before and after every index write (see `get`). */
+  private writeEpoch = 0
   /** Bumped whenever chunk files are deleted, so a commit knows whether its earlier existence checks still hold. */
   private deletions = 0
 
@@ -217,6 +243,7 @@ export class LevelStore extends EventTarget {
       if (cause?.code === 'LEVEL_LOCKED') throw new StoreLockedError(this.dir, { cause: err })
       throw err
     }
+    this.records.clear()
     this.db = db
     this.hashWorkers.start()
     // Temp files are only ever written by the process holding the lock: any found now are leftovers of a crash.
@@ -263,7 +290,33 @@ export class LevelStore extends EventTarget {
   }
 
   private async get<T>(key: string): Promise<T | undefined> {
-    return (await this.index.get(key)) as T | undefined
+    if (!isCachedRecord(key)) return (await this.index.get(key)) as T | undefined
+    const held = this.records.get(key)
+    if (held !== undefined) {
+      this.records.delete(key) // most recently used: last
+      this.records.set(key, held)
+      return (held === ABSENT ? undefined : held) as T | undefined
+    }
+    const epoch = this.writeEpoch
+    const value = await this.index.get(key)
+    // A write that ran while this read was in flight may have changed the key: then the value is not kept.
+    if (epoch === this.writeEpoch) {
+      this.records.set(key, value === undefined ? ABSENT : deepFreeze(value))
+      if (this.records.size > RECORD_CACHE_ENTRIES) this.records.delete(this.records.keys().next().value!)
+    }
+    return value as T | undefined
+  }
+
+  /** Write to the index; every write goes through here, so the records kept in memory never go stale. */
+  private async writeIndex(ops: Op[], sync: boolean): Promise<void> {
+    this.writeEpoch++
+    for (const op of ops) this.records.delete(op.key)
+    try {
+      await this.index.batch(ops, { sync })
+    } finally {
+      this.writeEpoch++
+      for (const op of ops) this.records.delete(op.key)
+    }
   }
 
   // ---- paths ---------------------------------------------------------------------------------------------
@@ -543,7 +596,7 @@ export class LevelStore extends EventTarget {
         if (!prior?.includes(key))
           ops.push({ type: 'put', key: K.damaged(h), value: [...(prior ?? []), key] })
       }
-      if (ops.length > 0) await this.index.batch(ops, { sync: true })
+      if (ops.length > 0) await this.writeIndex(ops, true)
       return newly
     })
     const detail: ChunkCorruptEvent = { cid: key, reason, narHashes }
@@ -772,7 +825,7 @@ export class LevelStore extends EventTarget {
         }
         ops.push({ type: 'put', key: K.nar(narHash), value: record })
         if (opts.pin) ops.push({ type: 'put', key: K.pin(narHash), value: now })
-        await db.batch(ops, { sync: this.fsync })
+        await this.writeIndex(ops, this.fsync)
         // A copy: the caller's array may be reused once this resolves.
         if (record.root === rootKey)
           this.rememberManifest(rootKey, { manifest, bytes: Buffer.from(manifestBytes), root })
@@ -1065,12 +1118,12 @@ export class LevelStore extends EventTarget {
     if (narHash === undefined || (await this.get(K.nar(narHash))) === undefined) {
       throw new NarNotFoundError(`no NAR ${String(key)} in the store`)
     }
-    await this.index.put(K.pin(narHash), Date.now(), { sync: this.fsync })
+    await this.writeIndex([{ type: 'put', key: K.pin(narHash), value: Date.now() }], this.fsync)
   }
 
   async unpin(key: string | CID): Promise<void> {
     const narHash = await this.narHashOf(key)
-    if (narHash !== undefined) await this.index.del(K.pin(narHash), { sync: this.fsync })
+    if (narHash !== undefined) await this.writeIndex([{ type: 'del', key: K.pin(narHash) }], this.fsync)
   }
 
   async removeNar(key: string | CID): Promise<boolean> {
@@ -1129,7 +1182,7 @@ export class LevelStore extends EventTarget {
       { type: 'del', key: K.damaged(narHash) },
       { type: 'put', key: K.size, value: Math.max(0, size - freed) }
     )
-    await db.batch(ops, { sync: this.fsync })
+    await this.writeIndex(ops, this.fsync)
     await unlink(this.manifestPath(record.root)).catch(() => {})
     this.forgetManifest(record.root)
     this.deletions++
@@ -1262,7 +1315,7 @@ export class LevelStore extends EventTarget {
         log('verify: %s: %s', record.narHash, (err as Error).message)
         damaged.add(record.narHash)
         await this.mutex.run(() =>
-          this.index.put(K.damaged(record.narHash), ['manifest'], { sync: this.fsync })
+          this.writeIndex([{ type: 'put', key: K.damaged(record.narHash), value: ['manifest'] }], this.fsync)
         )
         continue
       }

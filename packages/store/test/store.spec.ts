@@ -81,6 +81,29 @@ describe('store', () => {
     assert.deepEqual([report.corrupt, report.missing, report.damagedNars], [[], [], []])
   })
 
+  it('answers hasNar and getManifest from records in memory that follow every change to the index', async () => {
+    const r = await store.importNar(piecesOf(A))
+    assert.equal(await store.hasNar(r.narHash), true)
+    assert.equal(await store.removeNar(r.narHash), true)
+    // Absent now, and remembered as absent...
+    assert.equal(await store.hasNar(r.narHash), false)
+    assert.equal(await store.getManifest(r.narHash), undefined)
+    // ...until it is imported again, with reads racing the import's commit.
+    const racing = Array.from({ length: 20 }, () => store.hasNar(r.narHash))
+    await store.importNar(piecesOf(A))
+    await Promise.all(racing)
+    assert.equal(await store.hasNar(r.narHash), true)
+    assert.equal((await store.getManifest(r.narHash))?.root.toString(), r.root.toString())
+    // A pin (another key) and listing (which reads the index directly) agree with it.
+    await store.pin(r.narHash)
+    const entries = []
+    for await (const e of store.listNars()) entries.push(e)
+    assert.deepEqual(
+      entries.map((e) => [e.narHash, e.pinned, e.damaged]),
+      [[r.narHash, true, false]]
+    )
+  })
+
   it('stores chunks shared by two NARs once', async () => {
     const a = await store.importNar(piecesOf(A))
     const b = await store.importNar(piecesOf(B))
