@@ -14,7 +14,7 @@ import { deadline } from '@narthex/abort'
 import createDebug from 'debug'
 import { LOOKUP_TIMEOUT_MS, MAX_NARINFO_BYTES } from './constants.js'
 import { OrchestratorError } from './errors.js'
-import { readText } from './http-client.js'
+import { getText, type TextResponse } from './http-client.js'
 import { readNarinfo } from './narinfo.js'
 import type { AgreedNarinfo, NarinfoSource } from './sources.js'
 
@@ -33,9 +33,8 @@ export class OrchestratorClient implements NarinfoSource {
   }
 
   async lookup(hashPart: string, opts: { signal?: AbortSignal } = {}): Promise<AgreedNarinfo | undefined> {
-    const res = await this.#get(`/${hashPart}.narinfo`, opts.signal)
-    if (res === undefined) return undefined
-    const text = await readText(res, MAX_NARINFO_BYTES, () => new OrchestratorError('narinfo too large'))
+    const text = await this.#get(`/${hashPart}.narinfo`, MAX_NARINFO_BYTES, 'narinfo too large', opts.signal)
+    if (text === undefined) return undefined
     const manifestRoot = await this.#manifestRoot(hashPart, text, opts.signal).catch((err: Error) => {
       log('no agreement record for %s: %s', hashPart, err.message)
       return undefined
@@ -45,11 +44,14 @@ export class OrchestratorClient implements NarinfoSource {
   }
 
   async #manifestRoot(hashPart: string, narinfo: string, signal?: AbortSignal): Promise<string | undefined> {
-    const res = await this.#get(`/api/v1/agreements/${hashPart}`, signal)
-    if (res === undefined) return undefined
-    const body = JSON.parse(
-      await readText(res, MAX_AGREEMENT_BYTES, () => new OrchestratorError('record too large'))
+    const text = await this.#get(
+      `/api/v1/agreements/${hashPart}`,
+      MAX_AGREEMENT_BYTES,
+      'record too large',
+      signal
     )
+    if (text === undefined) return undefined
+    const body = JSON.parse(text)
     const a = body?.agreement
     const fields = readNarinfo(narinfo)
     if (typeof a?.manifestRoot !== 'string' || !CID.test(a.manifestRoot)) {
@@ -61,19 +63,20 @@ export class OrchestratorClient implements NarinfoSource {
     return a.manifestRoot
   }
 
-  /** GET a path: the response for 200, undefined for 404/403, OrchestratorError otherwise. */
-  async #get(path: string, signal?: AbortSignal): Promise<Response | undefined> {
-    let res: Response
+  /** GET a path: its body for 200, undefined for 404/403, OrchestratorError otherwise (redirects too). */
+  async #get(path: string, max: number, tooLarge: string, signal?: AbortSignal): Promise<string | undefined> {
+    let res: TextResponse
     try {
-      res = await fetch(`${this.#base}${path}`, {
-        signal: deadline(LOOKUP_TIMEOUT_MS, signal),
-        redirect: 'error'
+      res = await getText(new URL(`${this.#base}${path}`), {
+        max,
+        onTooLarge: () => new OrchestratorError(tooLarge),
+        signal: deadline(LOOKUP_TIMEOUT_MS, signal)
       })
     } catch (err) {
+      if (err instanceof OrchestratorError) throw err
       throw new OrchestratorError(`orchestrator unreachable: ${(err as Error).message}`)
     }
-    if (res.status === 200) return res
-    await res.body?.cancel().catch(() => {})
+    if (res.status === 200) return res.text ?? ''
     if (res.status === 404 || res.status === 403) return undefined
     throw new OrchestratorError(`orchestrator answered ${res.status} for ${path}`)
   }
