@@ -114,6 +114,15 @@ export const READ_CHUNK_BYTES = 256 * 1024
  */
 export const WRITE_BATCH_BYTES = 1024 * 1024
 
+/**
+ * A NAR up to this size is fetched into memory instead of a spool file (most store paths are small): the spool's
+ * open, write, read, close, reopen for the import and unlink cost more than the NAR itself.
+ */
+export const MEMORY_SPOOL_BYTES = 1024 * 1024
+
+/** NAR bytes fetched into memory at once, over all fetches; beyond it, small NARs spool to files too. */
+export const MEMORY_SPOOL_TOTAL_BYTES = 64 * 1024 * 1024
+
 /** Nix's store directory; `nix-cache-info` must state the client's. */
 export const STORE_DIR = '/nix/store'
 

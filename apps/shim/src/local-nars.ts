@@ -85,21 +85,22 @@ export class LocalNars {
   }
 
   /**
-   * Import a verified spool file into the store (with its narinfo, so the store serves it too), then remove the
-   * file. The store checks NarHash and NarSize again while chunking.
+   * Import a verified spool (a file, or the NAR's bytes in memory) into the store (with its narinfo, so the store
+   * serves it too), then remove the file. The store checks NarHash and NarSize again while chunking.
    */
   async adopt(
     narHash: string,
-    file: string,
+    spool: string | Uint8Array,
     size: number,
     narinfo?: string,
     signal?: AbortSignal
   ): Promise<void> {
     try {
       if (!this.has(narHash)) {
-        // Opened only when the store starts reading (an import cancelled first never touches the file).
+        // A file is opened only when the store starts reading (an import cancelled first never touches it).
         const source = (async function* () {
-          yield* createReadStream(file, { highWaterMark: READ_CHUNK_BYTES })
+          if (typeof spool === 'string') yield* createReadStream(spool, { highWaterMark: READ_CHUNK_BYTES })
+          else yield spool
         })()
         await this.#store.importNar(source, {
           expect: { narHash, narSize: size },
@@ -109,7 +110,7 @@ export class LocalNars {
         this.#add(narHash, size)
       }
     } finally {
-      await unlink(file).catch(() => {})
+      if (typeof spool === 'string') await unlink(spool).catch(() => {})
     }
   }
 

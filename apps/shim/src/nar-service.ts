@@ -2,9 +2,10 @@
  * Delivering NARs: from the local cache when it has them, else by one network fetch per NAR however many
  * requests wait for it (single flight), tried source by source (swarm first, then upstreams).
  *
- * A fetch spools to a file in the data directory; every request for that NAR streams from the file as verified
- * bytes arrive, so memory stays flat whatever the NAR size or number of readers; the finished file is imported
- * into the local store once no request reads it any more, one import at a time, then deleted. A request gets its response headers only once its first verified byte exists: a
+ * A fetch spools to a file in the data directory (a NAR of at most MEMORY_SPOOL_BYTES to memory, within
+ * MEMORY_SPOOL_TOTAL_BYTES for all fetches); every request for that NAR streams from the spool as verified bytes
+ * arrive, so memory stays flat whatever the NAR size or number of readers; the finished spool is imported into the
+ * local store once no request reads it any more, one import at a time, then deleted. A request gets its response headers only once its first verified byte exists: a
  * NAR that cannot be delivered fails with a 4xx/5xx before any header, never as a truncated 200.
  */
 import { createHash } from 'node:crypto'
@@ -12,7 +13,14 @@ import { type FileHandle, open, unlink } from 'node:fs/promises'
 import { parseSha256 } from '@narthex/nix'
 import createDebug from 'debug'
 import type { FetchRecord } from './activity.js'
-import { FIRST_BYTE_TIMEOUT_MS, READ_CHUNK_BYTES, STALL_TIMEOUT_MS, WRITE_BATCH_BYTES } from './constants.js'
+import {
+  FIRST_BYTE_TIMEOUT_MS,
+  MEMORY_SPOOL_BYTES,
+  MEMORY_SPOOL_TOTAL_BYTES,
+  READ_CHUNK_BYTES,
+  STALL_TIMEOUT_MS,
+  WRITE_BATCH_BYTES
+} from './constants.js'
 import {
   NarNotFoundError,
   NarTimeoutError,
@@ -33,6 +41,8 @@ export interface NarServiceInit {
   readonly sources: readonly NarSource[]
   readonly reseeder?: Reseeder
   readonly firstByteTimeoutMs?: number
+  /** NARs up to this size are fetched into memory instead of a spool file (default MEMORY_SPOOL_BYTES). */
+  readonly memorySpoolBytes?: number
   readonly stallTimeoutMs?: number
   /** Told of every network fetch when it ends (for `narthex status`). */
   readonly onFetched?: (record: FetchRecord) => void
@@ -57,11 +67,14 @@ export class NarService {
   readonly #sources: readonly NarSource[]
   readonly #reseeder: Reseeder | undefined
   readonly #firstByteTimeoutMs: number
+  readonly #memorySpoolBytes: number
   readonly #stallTimeoutMs: number
   readonly #onFetched: ((record: FetchRecord) => void) | undefined
   readonly #flights = new Map<string, Flight>()
   readonly #stop = new AbortController()
   #imports: Promise<void> = Promise.resolve()
+  /** Bytes of the flights fetching into memory (MEMORY_SPOOL_TOTAL_BYTES at most). */
+  #memoryBytes = 0
   #stats = { fetches: 0, fetchesFailed: 0, servedFromCache: 0 }
 
   constructor(init: NarServiceInit) {
@@ -69,6 +82,7 @@ export class NarService {
     this.#sources = init.sources
     this.#reseeder = init.reseeder
     this.#firstByteTimeoutMs = init.firstByteTimeoutMs ?? FIRST_BYTE_TIMEOUT_MS
+    this.#memorySpoolBytes = init.memorySpoolBytes ?? MEMORY_SPOOL_BYTES
     this.#stallTimeoutMs = init.stallTimeoutMs ?? STALL_TIMEOUT_MS
     this.#onFetched = init.onFetched
   }
@@ -143,10 +157,14 @@ export class NarService {
     const key = narFileKey(req.narHash)
     let flight = this.#flights.get(key)
     if (flight === undefined) {
-      flight = new Flight(req, this.#local.tmpPath())
+      const inMemory =
+        req.narSize <= this.#memorySpoolBytes && this.#memoryBytes + req.narSize <= MEMORY_SPOOL_TOTAL_BYTES
+      if (inMemory) this.#memoryBytes += req.narSize
+      flight = new Flight(req, inMemory ? undefined : this.#local.tmpPath())
       this.#flights.set(key, flight)
       const f = flight
       f.settled = this.#run(f).finally(() => {
+        if (inMemory) this.#memoryBytes -= req.narSize
         if (this.#flights.get(key) === f) this.#flights.delete(key)
       })
     }
@@ -225,7 +243,7 @@ export class NarService {
       await flight.idle()
       if (signal.aborted) throw signal.reason
       await this.#serialImport(() =>
-        this.#local.adopt(req.narHash, flight.path, req.narSize, req.narinfo, signal)
+        this.#local.adopt(req.narHash, flight.spool, req.narSize, req.narinfo, signal)
       )
       record()
       if (this.#reseeder !== undefined) {
@@ -241,7 +259,7 @@ export class NarService {
       // the dead one while its readers drain (which cut such a request before it got any answer).
       const key = narFileKey(req.narHash)
       if (this.#flights.get(key) === flight) this.#flights.delete(key)
-      await unlink(flight.path).catch(() => {})
+      if (flight.path !== undefined) await unlink(flight.path).catch(() => {})
     } finally {
       await flight.doneFetching()
     }
@@ -304,10 +322,13 @@ async function* withStallTimeout(
   }
 }
 
-/** One NAR being fetched into a spool file, readable while it grows. */
+/** One NAR being fetched into a spool (a file, or memory for a small NAR), readable while it grows. */
 class Flight {
   readonly req: NarRequest
-  readonly path: string
+  /** The spool file; undefined for a flight fetched into memory. */
+  readonly path: string | undefined
+  /** The NAR's bytes, for a flight fetched into memory (its first `received` bytes are the NAR's). */
+  #memory: Buffer | undefined
   settled: Promise<void> = Promise.resolve()
   /** Bytes written to the spool. */
   received = 0
@@ -328,7 +349,7 @@ class Flight {
   #resolveReady!: () => void
   #rejectReady!: (err: Error) => void
 
-  constructor(req: NarRequest, path: string) {
+  constructor(req: NarRequest, path: string | undefined) {
     this.req = req
     this.path = path
     this.ready = new Promise((resolve, reject) => {
@@ -342,12 +363,19 @@ class Flight {
   }
 
   async create(): Promise<void> {
-    this.#fh = await open(this.path, 'w+', 0o600)
+    if (this.path === undefined) this.#memory = Buffer.allocUnsafe(this.req.narSize)
+    else this.#fh = await open(this.path, 'w+', 0o600)
+  }
+
+  /** What the import reads: the spool file, or the fetched bytes. */
+  get spool(): string | Uint8Array {
+    return this.path ?? this.#memory!.subarray(0, this.received)
   }
 
   /** Write a source's stream to the spool, publishing as it goes when the source verifies its bytes. */
   async consume(fetch: NarFetch, stallTimeoutMs: number, attempt: AbortController): Promise<void> {
-    const fh = this.#fh!
+    const fh = this.#fh
+    const memory = this.#memory
     // An unverified stream (an upstream) is checked as a whole against the agreed NarHash before anything is
     // published. A verified one (the swarm) had every chunk checked against the agreed manifest root, whose
     // manifest names the NarHash, before it was yielded: a second SHA-256 pass would only cost CPU on the path
@@ -365,8 +393,14 @@ class Flight {
       const bufs = batch
       batch = []
       batchBytes = 0
+      if (memory !== undefined) {
+        for (const b of bufs) {
+          memory.set(b, pos)
+          pos += b.length
+        }
+      }
       while (pos < end) {
-        const { bytesWritten } = await fh.writev(bufs, pos)
+        const { bytesWritten } = await fh!.writev(bufs, pos)
         pos += bytesWritten
         if (pos < end) dropWritten(bufs, bytesWritten)
       }
@@ -415,7 +449,7 @@ class Flight {
   /** Forget a failed attempt that published nothing, so the next source starts at offset 0. */
   async reset(): Promise<void> {
     this.received = 0
-    await this.#fh!.truncate(0)
+    await this.#fh?.truncate(0)
   }
 
   /**
@@ -468,6 +502,12 @@ class Flight {
         continue
       }
       const n = Math.min(READ_CHUNK_BYTES, range.end - pos, this.published - pos)
+      if (this.#memory !== undefined) {
+        // Bytes once published never change: a view, no copy.
+        yield this.#memory.subarray(pos, pos + n)
+        pos += n
+        continue
+      }
       const buf = Buffer.allocUnsafe(n)
       const { bytesRead } = await this.#fh!.read(buf, 0, n, pos)
       if (bytesRead === 0) throw new NarUnavailableError('spool shorter than published')

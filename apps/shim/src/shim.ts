@@ -72,6 +72,8 @@ export interface ShimInit {
     readonly firstByteTimeoutMs?: number
     readonly stallTimeoutMs?: number
   }
+  /** NARs up to this size are fetched into memory, not a spool file (default MEMORY_SPOOL_BYTES; tests use 0). */
+  readonly memorySpoolBytes?: number
 }
 
 export interface ShimStats {
@@ -151,6 +153,7 @@ export class NarthexShim implements Shim {
       ...(init.seed !== false && init.reseeder !== undefined ? { reseeder: init.reseeder } : {}),
       ...(timing.firstByteTimeoutMs === undefined ? {} : { firstByteTimeoutMs: timing.firstByteTimeoutMs }),
       ...(timing.stallTimeoutMs === undefined ? {} : { stallTimeoutMs: timing.stallTimeoutMs }),
+      ...(init.memorySpoolBytes === undefined ? {} : { memorySpoolBytes: init.memorySpoolBytes }),
       onFetched: (r) => this.#activity.fetched(r)
     })
     const source =

@@ -12,143 +12,145 @@ import { fakePath, get, MemorySource } from './fixtures.js'
 
 const ROOT = 'bafyreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy'
 
-describe('shim NAR delivery from a verified stream', function () {
-  this.timeout(30_000)
-  let orch: CacheServer
-  let up: CacheServer
-  let data: { path: string; cleanup: () => Promise<void> }
-  let swarm: MemorySource
-  let shim: Shim
+for (const spool of ['memory', 'file'] as const)
+  describe(`shim NAR delivery from a verified stream (spooled to ${spool})`, function () {
+    this.timeout(30_000)
+    let orch: CacheServer
+    let up: CacheServer
+    let data: { path: string; cleanup: () => Promise<void> }
+    let swarm: MemorySource
+    let shim: Shim
 
-  beforeEach(async () => {
-    orch = await startCacheServer()
-    up = await startCacheServer()
-    data = await tempDir('narthex-shim-')
-    swarm = new MemorySource()
-    shim = createShim({
-      data: data.path,
-      listen: { host: '127.0.0.1', port: 0 },
-      orchestrator: orch.url,
-      swarm,
-      upstream: [up.url],
-      prefetch: false,
-      fsync: false, // tests only: crash safety against power loss is not what these tests are about
-      timing: { stallTimeoutMs: 500 }
+    beforeEach(async () => {
+      orch = await startCacheServer()
+      up = await startCacheServer()
+      data = await tempDir('narthex-shim-')
+      swarm = new MemorySource()
+      shim = createShim({
+        data: data.path,
+        listen: { host: '127.0.0.1', port: 0 },
+        orchestrator: orch.url,
+        swarm,
+        upstream: [up.url],
+        prefetch: false,
+        fsync: false, // tests only: crash safety against power loss is not what these tests are about
+        timing: { stallTimeoutMs: 500 },
+        ...(spool === 'file' ? { memorySpoolBytes: 0 } : {})
+      })
+      await shim.start()
     })
-    await shim.start()
-  })
 
-  afterEach(async () => {
-    swarm.release()
-    await shim.stop()
-    await orch.close()
-    await up.close()
-    await data.cleanup()
-  })
+    afterEach(async () => {
+      swarm.release()
+      await shim.stop()
+      await orch.close()
+      await up.close()
+      await data.cleanup()
+    })
 
-  it('sends the first verified bytes before the fetch has finished', async () => {
-    const p = fakePath('stream', 1024 * 1024)
-    orch.files.set(`/${p.hashPart}.narinfo`, p.narinfo)
-    swarm.add(p)
-    assert.equal((await get(shim.url, `/${p.hashPart}.narinfo`)).status, 200)
-    swarm.hold(256 * 1024)
-    const body: Buffer[] = []
-    let received = 0
-    const done = new Promise<number>((resolve, reject) => {
-      const req = request(`${shim.url}/nar/${p.narKey}.nar`, (res) => {
-        res.on('data', (d: Buffer) => {
-          body.push(d)
-          received += d.length
+    it('sends the first verified bytes before the fetch has finished', async () => {
+      const p = fakePath('stream', 1024 * 1024)
+      orch.files.set(`/${p.hashPart}.narinfo`, p.narinfo)
+      swarm.add(p)
+      assert.equal((await get(shim.url, `/${p.hashPart}.narinfo`)).status, 200)
+      swarm.hold(256 * 1024)
+      const body: Buffer[] = []
+      let received = 0
+      const done = new Promise<number>((resolve, reject) => {
+        const req = request(`${shim.url}/nar/${p.narKey}.nar`, (res) => {
+          res.on('data', (d: Buffer) => {
+            body.push(d)
+            received += d.length
+          })
+          res.on('end', () => resolve(res.statusCode!))
+          res.on('error', reject)
         })
-        res.on('end', () => resolve(res.statusCode!))
-        res.on('error', reject)
+        req.on('error', reject)
+        req.end()
       })
-      req.on('error', reject)
-      req.end()
+      await waitFor('the first bytes while the source is held', () => received >= 256 * 1024)
+      assert.equal(received, 256 * 1024)
+      swarm.release()
+      assert.equal(await done, 200)
+      assert.ok(Buffer.concat(body).equals(p.bytes))
+      assert.equal(up.count('/nar/'), 0)
     })
-    await waitFor('the first bytes while the source is held', () => received >= 256 * 1024)
-    assert.equal(received, 256 * 1024)
-    swarm.release()
-    assert.equal(await done, 200)
-    assert.ok(Buffer.concat(body).equals(p.bytes))
-    assert.equal(up.count('/nar/'), 0)
-  })
 
-  it('cuts the connection (never a complete 200) when the source fails mid-stream', async () => {
-    const p = fakePath('flaky', 1024 * 1024)
-    orch.files.set(`/${p.hashPart}.narinfo`, p.narinfo)
-    swarm.add(p)
-    await get(shim.url, `/${p.hashPart}.narinfo`)
-    swarm.failAfter = 512 * 1024
-    const outcome = await new Promise<string>((resolve) => {
-      const req = request(`${shim.url}/nar/${p.narKey}.nar`, (res) => {
-        let n = 0
-        res.on('data', (d: Buffer) => {
-          n += d.length
+    it('cuts the connection (never a complete 200) when the source fails mid-stream', async () => {
+      const p = fakePath('flaky', 1024 * 1024)
+      orch.files.set(`/${p.hashPart}.narinfo`, p.narinfo)
+      swarm.add(p)
+      await get(shim.url, `/${p.hashPart}.narinfo`)
+      swarm.failAfter = 512 * 1024
+      const outcome = await new Promise<string>((resolve) => {
+        const req = request(`${shim.url}/nar/${p.narKey}.nar`, (res) => {
+          let n = 0
+          res.on('data', (d: Buffer) => {
+            n += d.length
+          })
+          res.on('end', () => resolve(`complete ${n}`))
+          res.on('error', () => resolve(`cut ${n}`))
+          res.on('aborted', () => resolve(`cut ${n}`))
         })
-        res.on('end', () => resolve(`complete ${n}`))
-        res.on('error', () => resolve(`cut ${n}`))
-        res.on('aborted', () => resolve(`cut ${n}`))
+        req.on('error', () => resolve('cut'))
+        req.end()
       })
-      req.on('error', () => resolve('cut'))
-      req.end()
+      assert.match(outcome, /^cut/)
+      assert.equal(shim.stats().cachedNars, 0)
+      swarm.failAfter = undefined
+      const ok = await get(shim.url, `/nar/${p.narKey}.nar`)
+      assert.ok(ok.body.equals(p.bytes))
     })
-    assert.match(outcome, /^cut/)
-    assert.equal(shim.stats().cachedNars, 0)
-    swarm.failAfter = undefined
-    const ok = await get(shim.url, `/nar/${p.narKey}.nar`)
-    assert.ok(ok.body.equals(p.bytes))
-  })
 
-  it('falls back to the upstream when the swarm does not have the NAR', async () => {
-    const p = fakePath('upstream-only', 100_000)
-    orch.files.set(`/${p.hashPart}.narinfo`, p.narinfo)
-    up.files.set(`/${p.hashPart}.narinfo`, p.narinfo)
-    up.files.set(`/nar/${p.narKey}.nar`, p.bytes)
-    assert.equal((await get(shim.url, `/${p.hashPart}.narinfo`)).status, 200)
-    assert.ok((await get(shim.url, `/nar/${p.narKey}.nar`)).body.equals(p.bytes))
-    assert.equal(swarm.requests.length, 1)
-    assert.equal(up.count('/nar/'), 1)
-  })
+    it('falls back to the upstream when the swarm does not have the NAR', async () => {
+      const p = fakePath('upstream-only', 100_000)
+      orch.files.set(`/${p.hashPart}.narinfo`, p.narinfo)
+      up.files.set(`/${p.hashPart}.narinfo`, p.narinfo)
+      up.files.set(`/nar/${p.narKey}.nar`, p.bytes)
+      assert.equal((await get(shim.url, `/${p.hashPart}.narinfo`)).status, 200)
+      assert.ok((await get(shim.url, `/nar/${p.narKey}.nar`)).body.equals(p.bytes))
+      assert.equal(swarm.requests.length, 1)
+      assert.equal(up.count('/nar/'), 1)
+    })
 
-  it('hands the agreed manifest root from the agreement record to the swarm', async () => {
-    const p = fakePath('agreed', 10_000)
-    const q = fakePath('mismatch', 10_000)
-    for (const x of [p, q]) {
-      orch.files.set(`/${x.hashPart}.narinfo`, x.narinfo)
-      swarm.add(x)
-    }
-    orch.files.set(
-      `/api/v1/agreements/${p.hashPart}`,
-      JSON.stringify({
-        agreement: { outPath: p.storePath, narHash: p.narHash, narSize: 10_000, manifestRoot: ROOT }
-      })
-    )
-    orch.files.set(
-      `/api/v1/agreements/${q.hashPart}`,
-      JSON.stringify({
-        agreement: { outPath: q.storePath, narHash: p.narHash, narSize: 10_000, manifestRoot: ROOT }
-      })
-    )
-    for (const x of [p, q]) {
-      await get(shim.url, `/${x.hashPart}.narinfo`)
-      assert.ok((await get(shim.url, `/nar/${x.narKey}.nar`)).body.equals(x.bytes))
-    }
-    assert.deepEqual(swarm.requests, [{ narHash: p.narHash, manifestRoot: ROOT }, { narHash: q.narHash }])
-  })
+    it('hands the agreed manifest root from the agreement record to the swarm', async () => {
+      const p = fakePath('agreed', 10_000)
+      const q = fakePath('mismatch', 10_000)
+      for (const x of [p, q]) {
+        orch.files.set(`/${x.hashPart}.narinfo`, x.narinfo)
+        swarm.add(x)
+      }
+      orch.files.set(
+        `/api/v1/agreements/${p.hashPart}`,
+        JSON.stringify({
+          agreement: { outPath: p.storePath, narHash: p.narHash, narSize: 10_000, manifestRoot: ROOT }
+        })
+      )
+      orch.files.set(
+        `/api/v1/agreements/${q.hashPart}`,
+        JSON.stringify({
+          agreement: { outPath: q.storePath, narHash: p.narHash, narSize: 10_000, manifestRoot: ROOT }
+        })
+      )
+      for (const x of [p, q]) {
+        await get(shim.url, `/${x.hashPart}.narinfo`)
+        assert.ok((await get(shim.url, `/nar/${x.narKey}.nar`)).body.equals(x.bytes))
+      }
+      assert.deepEqual(swarm.requests, [{ narHash: p.narHash, manifestRoot: ROOT }, { narHash: q.narHash }])
+    })
 
-  it('abandons a source that stalls before sending anything and falls back to the next', async () => {
-    const p = fakePath('stalled', 300_000)
-    orch.files.set(`/${p.hashPart}.narinfo`, p.narinfo)
-    up.files.set(`/${p.hashPart}.narinfo`, p.narinfo)
-    up.files.set(`/nar/${p.narKey}.nar`, p.bytes)
-    swarm.add(p)
-    swarm.hold(0)
-    await get(shim.url, `/${p.hashPart}.narinfo`)
-    const r = await get(shim.url, `/nar/${p.narKey}.nar`)
-    assert.equal(r.status, 200)
-    assert.ok(r.body.equals(p.bytes))
-    assert.equal(up.count('/nar/'), 1)
-    assert.equal(shim.stats().nar.fetchesFailed, 1)
+    it('abandons a source that stalls before sending anything and falls back to the next', async () => {
+      const p = fakePath('stalled', 300_000)
+      orch.files.set(`/${p.hashPart}.narinfo`, p.narinfo)
+      up.files.set(`/${p.hashPart}.narinfo`, p.narinfo)
+      up.files.set(`/nar/${p.narKey}.nar`, p.bytes)
+      swarm.add(p)
+      swarm.hold(0)
+      await get(shim.url, `/${p.hashPart}.narinfo`)
+      const r = await get(shim.url, `/nar/${p.narKey}.nar`)
+      assert.equal(r.status, 200)
+      assert.ok(r.body.equals(p.bytes))
+      assert.equal(up.count('/nar/'), 1)
+      assert.equal(shim.stats().nar.fetchesFailed, 1)
+    })
   })
-})

@@ -27,6 +27,8 @@ describe('shim HTTP surface', function () {
       upstream: [up.url],
       prefetch: false,
       fsync: false, // tests only: crash safety against power loss is not what these tests are about
+      // Spool files, whose removal these tests check (nar-service.spec.ts runs both kinds of spool).
+      memorySpoolBytes: 0,
       ...init
     })
     await s.start()
