@@ -18,9 +18,12 @@ function protocolMap(node: Node): Map<string, readonly string[]> {
   if (map === undefined) {
     const m = new Map<string, readonly string[]>()
     node.addEventListener('peer:identify', (evt) => m.set(evt.detail.peerId.toString(), evt.detail.protocols))
-    node.addEventListener('peer:update', (evt) =>
-      m.set(evt.detail.peer.id.toString(), evt.detail.peer.protocols)
-    )
+    // Updates come for every peer the peer store learns of (DHT peers too): only connected ones are kept, so the map
+    // holds no more entries than there are connections.
+    node.addEventListener('peer:update', (evt) => {
+      const key = evt.detail.peer.id.toString()
+      if (m.has(key)) m.set(key, evt.detail.peer.protocols)
+    })
     node.addEventListener('peer:disconnect', (evt) => m.delete(evt.detail.toString()))
     known.set(node, m)
     map = m
