@@ -398,11 +398,12 @@ class Flight {
           memory.set(b, pos)
           pos += b.length
         }
-      }
-      while (pos < end) {
-        const { bytesWritten } = await fh!.writev(bufs, pos)
-        pos += bytesWritten
-        if (pos < end) dropWritten(bufs, bytesWritten)
+      } else {
+        while (pos < end) {
+          const { bytesWritten } = await fh!.writev(bufs, pos)
+          pos += bytesWritten
+          if (pos < end) dropWritten(bufs, bytesWritten)
+        }
       }
       this.received = end
       if (fetch.verified) this.#publish(this.received)

@@ -145,7 +145,8 @@ export const ANNOUNCE_CONCURRENCY = 2
 
 /**
  * NARs one sweep takes from the queue: one walk serves them all in a network smaller than k, and in a larger one
- * each walk serves the NARs whose closest peers it proves (provider-sweep.ts), and the sweep holds their ids and pending messages in memory (~100 bytes each).
+ * each walk serves the NARs whose closest peers it proves (provider-sweep.ts). The sweep holds their ids and
+ * pending messages in memory (~100 bytes each).
  */
 export const ANNOUNCE_BATCH = 1024
 

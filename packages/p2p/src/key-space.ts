@@ -120,11 +120,6 @@ export function sharedPrefixBits(a: Uint8Array, b: Uint8Array): number {
   return a.length * 8
 }
 
-export function compareBytes(a: Uint8Array, b: Uint8Array): number {
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i]! - b[i]!
-  return 0
-}
-
 /** Items with a Kademlia id, kept sorted by it, with a search for the XOR-closest. */
 export class KadIdSet<T extends { readonly kadId: Uint8Array }> {
   private readonly items: T[] = []
@@ -167,7 +162,7 @@ export class KadIdSet<T extends { readonly kadId: Uint8Array }> {
     let hi = this.items.length
     while (lo < hi) {
       const mid = (lo + hi) >>> 1
-      if (compareBytes(this.items[mid]!.kadId, id) < 0) lo = mid + 1
+      if (Buffer.compare(this.items[mid]!.kadId, id) < 0) lo = mid + 1
       else hi = mid
     }
     return lo

@@ -4,7 +4,7 @@
  * simulated key space of thousands of peers.
  */
 
-import { compareBytes, compareDistance, KadIdSet, KeySpaceCover, xorDistance } from './key-space.js'
+import { compareDistance, KadIdSet, KeySpaceCover, xorDistance } from './key-space.js'
 
 export interface PlanKey {
   readonly kadId: Uint8Array
@@ -49,7 +49,7 @@ export async function* planSweep<K extends PlanKey, P extends PlanPeer>(
   init: SweepPlanInit<K, P>
 ): AsyncGenerator<PlanStep<K, P>> {
   const { k } = init
-  const sorted = [...keys].sort((a, b) => compareBytes(a.kadId, b.kadId))
+  const sorted = [...keys].sort((a, b) => Buffer.compare(a.kadId, b.kadId))
   const cover = new KeySpaceCover()
   const known = new KadIdSet<P>()
   const closestTo = (key: K): P[] => {

@@ -53,7 +53,8 @@ export const MANIFEST_CACHE_BYTES = 8 * 1024 * 1024
 
 /**
  * Index records (NAR records and damage marks, absent ones too) the store keeps in memory, least recently used
- * dropped first: ~300 bytes each, so ~5 MiB. A seeder reads two for every HAVE and GET_MANIFEST it answers.
+ * dropped first. Counted in entries: each is a small object (hashes, sizes, the store path hashes of the NAR).
+ * A seeder reads two for every HAVE and GET_MANIFEST it answers.
  */
 export const RECORD_CACHE_ENTRIES = 16_384
 
