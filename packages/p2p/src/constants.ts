@@ -102,14 +102,21 @@ export const DIAL_TIMEOUT_MS = 10_000
 export const YAMUX_MAX_STREAMS_PER_CONNECTION = 256
 
 /**
- * Initial yamux stream window (the 256 KiB default needs several round trips to grow). Throughput of one stream is
- * at most window / round trip, and on a loaded 2-core machine the round trip includes process scheduling (10-40
- * ms measured), so the window must be large. Yamux 8 makes a data frame as large as the free window when the
- * writer has queued that much; the fetch server hands the muxer at most ~1 MiB at a time, so frames stay small.
+ * Initial yamux stream window: the yamux spec's 256 KiB, which both ends of a stream assume until a window update
+ * says otherwise. It is not a tuning knob: a larger value makes a node send more than a standard peer (any libp2p
+ * implementation with default settings) will take before its first update, and that peer resets the connection
+ * (test/socket-tls.spec.ts moves 1 MiB each way against a default @libp2p node). With 16 MiB here, downloads from
+ * in-memory seeders were no faster (`pnpm bench p2p-throughput`, two seeders: 246 and 254 MB/s against 286 and 321
+ * with 256 KiB, back to back): yamux doubles a stream's receive window each round trip up to the maximum below.
  */
-export const YAMUX_INITIAL_STREAM_WINDOW = 16 * MiB
+export const YAMUX_INITIAL_STREAM_WINDOW = 256 * 1024
 
-/** Largest yamux stream window: equal to the initial one; bounds what one stream has in flight towards us. */
+/**
+ * Largest yamux stream window a stream grows to: what one stream can have in flight towards us. Throughput of one
+ * stream is at most window / round trip, and on a loaded 2-core machine the round trip includes process scheduling
+ * (10-40 ms measured). Yamux 8 makes a data frame as large as the free window when the writer has queued that
+ * much; the fetch server hands the muxer at most ~1 MiB at a time, so frames stay small.
+ */
 export const YAMUX_MAX_STREAM_WINDOW = 16 * MiB
 
 /**

@@ -14,7 +14,6 @@ import type { Libp2p, PrivateKey } from '@libp2p/interface'
 import { type KadDHT, kadDHT, passthroughMapper, removePrivateAddressesMapper } from '@libp2p/kad-dht'
 import { ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
-import { tls } from '@libp2p/tls'
 import { isPrivateIp } from '@libp2p/utils'
 import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
 import { LevelDatastore } from 'datastore-level'
@@ -37,6 +36,7 @@ import {
 } from './constants.js'
 import { InvalidNodeConfigError, ListenError } from './errors.js'
 import { loadOrCreatePeerKey } from './identity.js'
+import { socketTls } from './socket-tls.js'
 
 /** Offered connection encryption, in order of preference (see NodeInit.encryption). */
 export const DEFAULT_ENCRYPTION: ReadonlyArray<'noise' | 'tls'> = ['tls', 'noise']
@@ -129,7 +129,7 @@ export async function createNode(init: NodeInit = {}): Promise<NarthexNode> {
   const datastore = init.dataDir !== undefined ? new LevelDatastore(`${init.dataDir}/datastore`) : undefined
   if (datastore !== undefined) await datastore.open()
 
-  const encrypters = (init.encryption ?? DEFAULT_ENCRYPTION).map((e) => (e === 'tls' ? tls() : noise()))
+  const encrypters = (init.encryption ?? DEFAULT_ENCRYPTION).map((e) => (e === 'tls' ? socketTls() : noise()))
 
   try {
     const node = await createLibp2p({

@@ -1,0 +1,183 @@
+/**
+ * libp2p's TLS 1.3 handshake (https://github.com/libp2p/specs/blob/master/tls/tls.md), run by OpenSSL on the TCP
+ * socket itself.
+ *
+ * `@libp2p/tls` hands `node:tls` a JavaScript duplex over the connection, so every TLS record crosses into
+ * JavaScript twice: `node:tls` wraps a non-native stream in a `JSStreamSocket`, and each encrypted record is copied
+ * out of OpenSSL, passed through the duplex to the TCP connection's `send()` and written from there (and the same
+ * on the way in). When the connection under the handshake is a TCP socket, this encrypter gives `node:tls` that
+ * socket, so records go between OpenSSL and the kernel in C++ and JavaScript sees only plaintext.
+ *
+ * The protocol id, certificate and ALPN muxer negotiation are `@libp2p/tls`'s (its `utils` export): peers running
+ * either implementation interoperate (test/socket-tls.spec.ts checks both directions). Any other connection (not a
+ * TCP socket) is handed to `@libp2p/tls` unchanged.
+ *
+ * Taking over the socket: `node:tls` installs its TLS layer as the listener of the socket's native handle, so the
+ * TCP connection's own `data` handler never fires again. Bytes the connection had already read past the protocol
+ * negotiation are fed to the TLS layer before anything newer. The TCP connection's inactivity timer keeps working:
+ * `node:net` refreshes the timers of a socket's parents on every read and write of the TLS socket. Closing the TLS
+ * socket closes the raw socket, which closes the TCP connection object as before.
+ */
+import { Socket } from 'node:net'
+import { connect, TLSSocket, type TLSSocketOptions } from 'node:tls'
+import type {
+  ComponentLogger,
+  ConnectionEncrypter,
+  Logger,
+  MultiaddrConnection,
+  PrivateKey,
+  SecureConnectionOptions,
+  SecuredConnection,
+  StreamMuxerFactory,
+  Upgrader
+} from '@libp2p/interface'
+import { InvalidCryptoExchangeError, serviceCapabilities, TimeoutError } from '@libp2p/interface'
+import { tls } from '@libp2p/tls'
+import { generateCertificate, toMessageStream, verifyPeerCertificate } from '@libp2p/tls/utils'
+import type { Uint8ArrayList } from 'uint8arraylist'
+
+export const TLS_PROTOCOL = '/tls/1.0.0'
+
+export interface SocketTlsComponents {
+  readonly privateKey: PrivateKey
+  readonly logger: ComponentLogger
+  readonly upgrader: Upgrader
+}
+
+/** The parts of @libp2p/tcp's connection this encrypter relies on (`socket` is a public field there). */
+interface TcpConnection extends MultiaddrConnection {
+  readonly socket?: unknown
+  readonly readBuffer?: Uint8ArrayList
+}
+
+/** ALPN id libp2p uses for "no early muxer negotiation". */
+const NO_EARLY_MUXER = 'libp2p'
+
+class SocketTls implements ConnectionEncrypter {
+  readonly protocol = TLS_PROTOCOL
+  readonly [Symbol.toStringTag] = '@narthex/p2p/socket-tls'
+  readonly [serviceCapabilities]: string[] = ['@libp2p/connection-encryption']
+  private readonly log: Logger
+  private readonly fallback: ConnectionEncrypter
+
+  constructor(private readonly components: SocketTlsComponents) {
+    this.log = components.logger.forComponent('narthex:p2p:socket-tls')
+    this.fallback = tls()(components as never) as ConnectionEncrypter
+  }
+
+  async secureInbound(
+    connection: MultiaddrConnection,
+    options?: SecureConnectionOptions
+  ): Promise<SecuredConnection> {
+    return this.secure(connection, true, options)
+  }
+
+  async secureOutbound(
+    connection: MultiaddrConnection,
+    options?: SecureConnectionOptions
+  ): Promise<SecuredConnection> {
+    return this.secure(connection, false, options)
+  }
+
+  private async secure(
+    connection: TcpConnection,
+    isServer: boolean,
+    options?: SecureConnectionOptions
+  ): Promise<SecuredConnection> {
+    const raw = connection.socket
+    if (
+      !(raw instanceof Socket) ||
+      (raw as unknown as { _handle: unknown })._handle == null ||
+      raw.destroyed
+    ) {
+      return isServer
+        ? this.fallback.secureInbound(connection, options)
+        : this.fallback.secureOutbound(connection, options)
+    }
+    const log = connection.log?.newScope('socket-tls') ?? this.log
+    const muxers = this.components.upgrader.getStreamMuxers()
+    let streamMuxer: StreamMuxerFactory | undefined
+    const tlsOptions: TLSSocketOptions = {
+      ...(await generateCertificate(this.components.privateKey, options)),
+      isServer,
+      minVersion: 'TLSv1.3',
+      maxVersion: 'TLSv1.3',
+      // libp2p certificates are self-signed; the peer is authenticated by verifyPeerCertificate below
+      rejectUnauthorized: false,
+      ALPNProtocols:
+        options?.skipStreamMuxerNegotiation === true ? [NO_EARLY_MUXER] : [...muxers.keys(), NO_EARLY_MUXER],
+      ALPNCallback: ({ protocols }) => {
+        for (const protocol of protocols) {
+          const muxer = muxers.get(protocol)
+          if (muxer !== undefined && options?.skipStreamMuxerNegotiation !== true) {
+            streamMuxer = muxer
+            return protocol
+          }
+        }
+        return protocols.includes(NO_EARLY_MUXER) ? NO_EARLY_MUXER : undefined
+      }
+    }
+
+    // Bytes read past the protocol negotiation (a client's first flight) belong to TLS, before anything newer.
+    const early = connection.readBuffer?.byteLength ? connection.readBuffer.sublist() : undefined
+    if (early !== undefined) connection.readBuffer?.consume(early.byteLength)
+
+    const socket = isServer
+      ? new TLSSocket(raw, { ...tlsOptions, requestCert: true })
+      : connect({ ...tlsOptions, socket: raw })
+    if (early !== undefined) {
+      // node:tls feeds the raw socket's own buffered bytes on the next tick; these come before any later read
+      process.nextTick(() => {
+        const ssl = (socket as unknown as { ssl?: { receive(buf: Uint8Array): void } | null }).ssl
+        for (const buf of early) ssl?.receive(buf)
+      })
+    }
+
+    const onAbort = (): void => {
+      socket.destroy(new TimeoutError('TLS handshake timed out'))
+    }
+    options?.signal?.addEventListener('abort', onAbort)
+    try {
+      return await new Promise<SecuredConnection>((resolve, reject) => {
+        socket.on('error', (err) => {
+          log.error('securing %s connection failed - %e', connection.direction, err)
+          socket.destroy()
+          connection.abort(err)
+          reject(err)
+        })
+        // a peer that hangs up mid-handshake emits no error
+        socket.once('close', () =>
+          reject(new InvalidCryptoExchangeError('connection closed during the TLS handshake'))
+        )
+        socket.once('secure', () => {
+          const cert = socket.getPeerCertificate()
+          verifyPeerCertificate(cert.raw, options?.remotePeer, log).then(
+            (remotePeer) => {
+              if (!isServer && options?.skipStreamMuxerNegotiation !== true) {
+                const selected = socket.alpnProtocol
+                if (typeof selected === 'string' && selected !== NO_EARLY_MUXER) {
+                  streamMuxer = muxers.get(selected)
+                  if (streamMuxer === undefined) {
+                    const err = new InvalidCryptoExchangeError(`selected muxer ${selected} does not exist`)
+                    connection.abort(err)
+                    reject(err)
+                    return
+                  }
+                }
+              }
+              resolve({ remotePeer, connection: toMessageStream(connection, socket), streamMuxer })
+            },
+            (err: Error) => socket.emit('error', err)
+          )
+        })
+      })
+    } finally {
+      options?.signal?.removeEventListener('abort', onAbort)
+    }
+  }
+}
+
+/** The TLS connection encrypter narthex nodes use: `@libp2p/tls` on the wire, OpenSSL on the socket. */
+export function socketTls(): (components: SocketTlsComponents) => ConnectionEncrypter {
+  return (components) => new SocketTls(components)
+}
