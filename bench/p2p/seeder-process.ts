@@ -22,7 +22,7 @@ import { startHelia } from './helia.js'
 
 const [mode, file, optionsJson] = process.argv.slice(2)
 const options = JSON.parse(optionsJson ?? '{}') as {
-  encryption?: Array<'noise' | 'tls'>
+  encryption?: Array<'noise' | 'tls' | 'libp2p-tls'>
   initialStreamWindowSize?: number
   maxStreamWindowSize?: number
   maxMessageSize?: number

@@ -41,6 +41,8 @@ interface Scenario {
 const MiB = 1024 * 1024
 const noise = { encryption: ['noise'] }
 const tls = { encryption: ['tls'] }
+/** @libp2p/tls as published (TLS over a JavaScript stream): the same protocol as `tls`, for comparison */
+const libp2pTls = { encryption: ['libp2p-tls'] }
 const win = (w: number) => ({ initialStreamWindowSize: w, maxStreamWindowSize: w })
 const scenarios: Scenario[] = [
   { name: 'tcp', mode: 'tcp', seeders: 1 },
@@ -52,6 +54,8 @@ const scenarios: Scenario[] = [
   { name: 'tls x1', mode: 'libp2p', seeders: 1, options: tls, client: tls },
   { name: 'tls x2', mode: 'libp2p', seeders: 2, options: tls, client: tls },
   { name: 'tls x4', mode: 'libp2p', seeders: 4, options: tls, client: tls },
+  { name: 'libp2p-tls x1', mode: 'libp2p', seeders: 1, options: libp2pTls, client: libp2pTls },
+  { name: 'libp2p-tls x2', mode: 'libp2p', seeders: 2, options: libp2pTls, client: libp2pTls },
   { name: 'tls x1 store', mode: 'libp2p', seeders: 1, options: { ...tls, store: true }, client: tls },
   { name: 'tls x2 store', mode: 'libp2p', seeders: 2, options: { ...tls, store: true }, client: tls },
   {

@@ -36,6 +36,7 @@ export { loadOrCreatePeerKey, PEER_KEY_FILE } from './identity.js'
 export type { ChunkSink, ChunkSource } from './interfaces.js'
 export {
   createNode,
+  type Encryption,
   isPrivateMultiaddr,
   type NarthexNode,
   type NarthexServices,

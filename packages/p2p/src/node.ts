@@ -14,6 +14,7 @@ import type { Libp2p, PrivateKey } from '@libp2p/interface'
 import { type KadDHT, kadDHT, passthroughMapper, removePrivateAddressesMapper } from '@libp2p/kad-dht'
 import { ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
+import { tls } from '@libp2p/tls'
 import { isPrivateIp } from '@libp2p/utils'
 import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
 import { LevelDatastore } from 'datastore-level'
@@ -39,7 +40,15 @@ import { loadOrCreatePeerKey } from './identity.js'
 import { socketTls } from './socket-tls.js'
 
 /** Offered connection encryption, in order of preference (see NodeInit.encryption). */
-export const DEFAULT_ENCRYPTION: ReadonlyArray<'noise' | 'tls'> = ['tls', 'noise']
+export const DEFAULT_ENCRYPTION: readonly Encryption[] = ['tls', 'noise']
+
+/**
+ * 'tls': libp2p's TLS 1.3 with OpenSSL on the TCP socket (socket-tls.ts); 'noise': `@chainsafe/libp2p-noise`;
+ * 'libp2p-tls': `@libp2p/tls` as published, TLS over a JavaScript stream. 'tls' and 'libp2p-tls' are the same
+ * protocol on the wire (both answer `/tls/1.0.0`), so a node offers one of them; 'libp2p-tls' is there to compare
+ * the two in benchmarks, and as a fallback should the socket-level one misbehave somewhere.
+ */
+export type Encryption = 'noise' | 'tls' | 'libp2p-tls'
 
 export interface NodeInit {
   /** Directory for the peer key and the DHT datastore (level). Without it the node is ephemeral (in memory). */
@@ -64,12 +73,11 @@ export interface NodeInit {
    */
   readonly dhtServer?: boolean
   /**
-   * Connection encryption offered, in order of preference. Default ['tls', 'noise']: TLS 1.3 (OpenSSL does the
-   * record framing natively) beat noise at equal settings in most interleaved pairs (two seeders: 53 vs 41 MB/s)
-   * and costs the receiver less CPU (5.1-5.5 vs 7.2-9.1 CPU-s per GiB); docs/benchmarks.md "p2p". Noise stays
-   * for peers without TLS.
+   * Connection encryption offered, in order of preference (see Encryption). Default ['tls', 'noise']: TLS 1.3
+   * beat noise at equal settings in most interleaved pairs and costs both ends less CPU; docs/benchmarks.md
+   * "p2p". Noise stays for peers without TLS.
    */
-  readonly encryption?: ReadonlyArray<'noise' | 'tls'>
+  readonly encryption?: readonly Encryption[]
   /** Yamux tuning (benchmarks). */
   readonly yamux?: {
     readonly initialStreamWindowSize?: number
@@ -123,13 +131,18 @@ export async function createNode(init: NodeInit = {}): Promise<NarthexNode> {
   parseAddrs(init.announce, 'announce')
   const allowPrivate = init.allowPrivateAddresses ?? false
   const bootstrapStrings = new Set(bootstrap.map((m) => m.toString()))
+  const encryption = init.encryption ?? DEFAULT_ENCRYPTION
+  if (encryption.includes('tls') && encryption.includes('libp2p-tls')) {
+    throw new InvalidNodeConfigError(
+      "encryption: 'tls' and 'libp2p-tls' are the same protocol; offer one of them"
+    )
+  }
+  const encrypters = encryption.map((e) => (e === 'tls' ? socketTls() : e === 'libp2p-tls' ? tls() : noise()))
 
   const privateKey =
     init.privateKey ?? (init.dataDir !== undefined ? await loadOrCreatePeerKey(init.dataDir) : undefined)
   const datastore = init.dataDir !== undefined ? new LevelDatastore(`${init.dataDir}/datastore`) : undefined
   if (datastore !== undefined) await datastore.open()
-
-  const encrypters = (init.encryption ?? DEFAULT_ENCRYPTION).map((e) => (e === 'tls' ? socketTls() : noise()))
 
   try {
     const node = await createLibp2p({

@@ -72,6 +72,23 @@ describe('node factory', function () {
     await assert.rejects(createNode({ announce: ['nonsense'] }), { name: 'InvalidNodeConfigError' })
   })
 
+  it("rejects 'tls' and 'libp2p-tls' offered together (one protocol id) with InvalidNodeConfigError", async () => {
+    await assert.rejects(createNode({ encryption: ['tls', 'libp2p-tls'] }), {
+      name: 'InvalidNodeConfigError'
+    })
+  })
+
+  it("a node offering 'libp2p-tls' (@libp2p/tls) and one offering 'tls' (socket-level) connect over /tls/1.0.0", async () => {
+    const a = await loopbackNode({ encryption: ['libp2p-tls'] })
+    const b = await loopbackNode({ encryption: ['tls'] })
+    nodes.push(a, b)
+    const connection = await b.dial(a.getMultiaddrs()[0]!)
+    assert.equal(connection.encryption, '/tls/1.0.0')
+    // a protocol negotiated through the encrypted connection
+    const stream = await b.dialProtocol(a.peerId, '/ipfs/ping/1.0.0')
+    await stream.close()
+  })
+
   it('rejects a malformed bootstrap address with InvalidNodeConfigError', async () => {
     await assert.rejects(createNode({ bootstrap: ['not a multiaddr'] }), { name: 'InvalidNodeConfigError' })
   })
