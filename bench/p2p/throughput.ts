@@ -75,6 +75,22 @@ const scenarios: Scenario[] = [
     download: { peerWindowBytes: 32 * MiB, requestBatchBytes: 4 * MiB }
   },
   {
+    // the yamux setting before 2026-11-23 (a 16 MiB initial window, overrunning standard peers); with @libp2p/tls
+    // this row is the whole configuration of that time
+    name: 'tls x2 win16M',
+    mode: 'libp2p',
+    seeders: 2,
+    options: { ...tls, ...win(16 * MiB) },
+    client: { ...tls, yamux: win(16 * MiB) }
+  },
+  {
+    name: 'libp2p-tls x2 win16M',
+    mode: 'libp2p',
+    seeders: 2,
+    options: { ...libp2pTls, ...win(16 * MiB) },
+    client: { ...libp2pTls, yamux: win(16 * MiB) }
+  },
+  {
     name: 'noise x2 win256K',
     mode: 'libp2p',
     seeders: 2,

@@ -105,9 +105,10 @@ export const YAMUX_MAX_STREAMS_PER_CONNECTION = 256
  * Initial yamux stream window: the yamux spec's 256 KiB, which both ends of a stream assume until a window update
  * says otherwise. It is not a tuning knob: a larger value makes a node send more than a standard peer (any libp2p
  * implementation with default settings) will take before its first update, and that peer resets the connection
- * (test/socket-tls.spec.ts moves 1 MiB each way against a default @libp2p node). With 16 MiB here, downloads from
- * in-memory seeders were no faster (`pnpm bench p2p-throughput`, two seeders: 246 and 254 MB/s against 286 and 321
- * with 256 KiB, back to back): yamux doubles a stream's receive window each round trip up to the maximum below.
+ * (test/socket-tls.spec.ts moves 1 MiB each way against a default @libp2p node). Yamux doubles a stream's receive
+ * window each round trip up to the maximum below, and throughput showed no difference beyond the noise: two seeders,
+ * `pnpm bench p2p-throughput`, 16 MiB against 256 KiB: 246 / 254 against 286 / 321 MB/s in two runs, 239 against 223
+ * in a 4-round interleaved run (rows `tls x2 win16M` and `tls x2`).
  */
 export const YAMUX_INITIAL_STREAM_WINDOW = 256 * 1024
 
