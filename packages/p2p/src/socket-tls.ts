@@ -139,8 +139,10 @@ class SocketTls implements ConnectionEncrypter {
     options?.signal?.addEventListener('abort', onAbort)
     try {
       return await new Promise<SecuredConnection>((resolve, reject) => {
+        let secured = false
         socket.on('error', (err) => {
-          log.error('securing %s connection failed - %e', connection.direction, err)
+          if (secured) log('%s connection failed - %e', connection.direction, err)
+          else log.error('securing %s connection failed - %e', connection.direction, err)
           socket.destroy()
           connection.abort(err)
           reject(err)
@@ -165,6 +167,7 @@ class SocketTls implements ConnectionEncrypter {
                   }
                 }
               }
+              secured = true
               resolve({ remotePeer, connection: toMessageStream(connection, socket), streamMuxer })
             },
             (err: Error) => socket.emit('error', err)
