@@ -50,6 +50,8 @@ export const DEFAULT_ENCRYPTION: readonly Encryption[] = ['tls', 'noise']
  */
 export type Encryption = 'noise' | 'tls' | 'libp2p-tls'
 
+const ENCRYPTERS = { noise, tls: socketTls, 'libp2p-tls': tls } as const
+
 export interface NodeInit {
   /** Directory for the peer key and the DHT datastore (level). Without it the node is ephemeral (in memory). */
   readonly dataDir?: string
@@ -137,7 +139,7 @@ export async function createNode(init: NodeInit = {}): Promise<NarthexNode> {
       "encryption: 'tls' and 'libp2p-tls' are the same protocol; offer one of them"
     )
   }
-  const encrypters = encryption.map((e) => (e === 'tls' ? socketTls() : e === 'libp2p-tls' ? tls() : noise()))
+  const encrypters = encryption.map((e) => ENCRYPTERS[e]())
 
   const privateKey =
     init.privateKey ?? (init.dataDir !== undefined ? await loadOrCreatePeerKey(init.dataDir) : undefined)

@@ -32,11 +32,9 @@ import type {
   Upgrader
 } from '@libp2p/interface'
 import { InvalidCryptoExchangeError, serviceCapabilities, TimeoutError } from '@libp2p/interface'
-import { tls } from '@libp2p/tls'
+import { PROTOCOL, tls } from '@libp2p/tls'
 import { generateCertificate, toMessageStream, verifyPeerCertificate } from '@libp2p/tls/utils'
 import type { Uint8ArrayList } from 'uint8arraylist'
-
-export const TLS_PROTOCOL = '/tls/1.0.0'
 
 export interface SocketTlsComponents {
   readonly privateKey: PrivateKey
@@ -54,7 +52,7 @@ interface TcpConnection extends MultiaddrConnection {
 const NO_EARLY_MUXER = 'libp2p'
 
 class SocketTls implements ConnectionEncrypter {
-  readonly protocol = TLS_PROTOCOL
+  readonly protocol = PROTOCOL
   readonly [Symbol.toStringTag] = '@narthex/p2p/socket-tls'
   readonly [serviceCapabilities]: string[] = ['@libp2p/connection-encryption']
   private readonly log: Logger
@@ -95,8 +93,12 @@ class SocketTls implements ConnectionEncrypter {
         : this.fallback.secureOutbound(connection, options)
     }
     const log = connection.log?.newScope('socket-tls') ?? this.log
-    const muxers = this.components.upgrader.getStreamMuxers()
-    let streamMuxer: StreamMuxerFactory | undefined
+    // the muxers offered in the handshake (ALPN); none when the upgrader negotiates the muxer afterwards
+    const earlyMuxers =
+      options?.skipStreamMuxerNegotiation === true
+        ? new Map<string, StreamMuxerFactory>()
+        : this.components.upgrader.getStreamMuxers()
+    let serverMuxer: StreamMuxerFactory | undefined
     const tlsOptions: TLSSocketOptions = {
       ...(await generateCertificate(this.components.privateKey, options)),
       isServer,
@@ -104,17 +106,11 @@ class SocketTls implements ConnectionEncrypter {
       maxVersion: 'TLSv1.3',
       // libp2p certificates are self-signed; the peer is authenticated by verifyPeerCertificate below
       rejectUnauthorized: false,
-      ALPNProtocols:
-        options?.skipStreamMuxerNegotiation === true ? [NO_EARLY_MUXER] : [...muxers.keys(), NO_EARLY_MUXER],
+      ALPNProtocols: [...earlyMuxers.keys(), NO_EARLY_MUXER],
       ALPNCallback: ({ protocols }) => {
-        for (const protocol of protocols) {
-          const muxer = muxers.get(protocol)
-          if (muxer !== undefined && options?.skipStreamMuxerNegotiation !== true) {
-            streamMuxer = muxer
-            return protocol
-          }
-        }
-        return protocols.includes(NO_EARLY_MUXER) ? NO_EARLY_MUXER : undefined
+        const muxer = protocols.find((p) => earlyMuxers.has(p))
+        serverMuxer = muxer === undefined ? undefined : earlyMuxers.get(muxer)
+        return muxer ?? (protocols.includes(NO_EARLY_MUXER) ? NO_EARLY_MUXER : undefined)
       }
     }
 
@@ -138,46 +134,43 @@ class SocketTls implements ConnectionEncrypter {
     }
     options?.signal?.addEventListener('abort', onAbort)
     try {
-      return await new Promise<SecuredConnection>((resolve, reject) => {
-        let secured = false
-        socket.on('error', (err) => {
-          if (secured) log('%s connection failed - %e', connection.direction, err)
-          else log.error('securing %s connection failed - %e', connection.direction, err)
-          socket.destroy()
-          connection.abort(err)
-          reject(err)
-        })
+      await new Promise<void>((resolve, reject) => {
+        socket.once('secure', resolve)
+        socket.once('error', reject)
         // a peer that hangs up mid-handshake emits no error
         socket.once('close', () =>
           reject(new InvalidCryptoExchangeError('connection closed during the TLS handshake'))
         )
-        socket.once('secure', () => {
-          const cert = socket.getPeerCertificate()
-          verifyPeerCertificate(cert.raw, options?.remotePeer, log).then(
-            (remotePeer) => {
-              if (!isServer && options?.skipStreamMuxerNegotiation !== true) {
-                const selected = socket.alpnProtocol
-                if (typeof selected === 'string' && selected !== NO_EARLY_MUXER) {
-                  streamMuxer = muxers.get(selected)
-                  if (streamMuxer === undefined) {
-                    const err = new InvalidCryptoExchangeError(`selected muxer ${selected} does not exist`)
-                    connection.abort(err)
-                    reject(err)
-                    return
-                  }
-                }
-              }
-              secured = true
-              resolve({ remotePeer, connection: toMessageStream(connection, socket), streamMuxer })
-            },
-            (err: Error) => socket.emit('error', err)
-          )
-        })
       })
+      const remotePeer = await verifyPeerCertificate(
+        socket.getPeerCertificate().raw,
+        options?.remotePeer,
+        log
+      )
+      if (socket.destroyed) throw new InvalidCryptoExchangeError('connection closed during the TLS handshake')
+      const streamMuxer = isServer ? serverMuxer : selectedMuxer(socket.alpnProtocol, earlyMuxers)
+      // from here on @libp2p/tls's message stream owns the socket's errors and close
+      return { remotePeer, connection: toMessageStream(connection, socket), streamMuxer }
+    } catch (err) {
+      log.error('securing %s connection failed - %e', connection.direction, err)
+      socket.destroy()
+      connection.abort(err as Error)
+      throw err
     } finally {
       options?.signal?.removeEventListener('abort', onAbort)
     }
   }
+}
+
+/** The muxer the server picked by ALPN, if any: the client offered only `earlyMuxers` and NO_EARLY_MUXER. */
+function selectedMuxer(
+  alpn: string | false | null,
+  earlyMuxers: ReadonlyMap<string, StreamMuxerFactory>
+): StreamMuxerFactory | undefined {
+  if (typeof alpn !== 'string' || alpn === NO_EARLY_MUXER) return undefined
+  const muxer = earlyMuxers.get(alpn)
+  if (muxer === undefined) throw new InvalidCryptoExchangeError(`selected muxer ${alpn} does not exist`)
+  return muxer
 }
 
 /** The TLS connection encrypter narthex nodes use: `@libp2p/tls` on the wire, OpenSSL on the socket. */

@@ -19,12 +19,12 @@ import type {
 import { defaultLogger } from '@libp2p/logger'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { tcp } from '@libp2p/tcp'
-import { tls } from '@libp2p/tls'
+import { PROTOCOL as TLS_PROTOCOL, tls } from '@libp2p/tls'
 import { multiaddrConnectionPair } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
 import type { NarthexNode } from '../src/index.js'
-import { socketTls, TLS_PROTOCOL } from '../src/socket-tls.js'
+import { socketTls } from '../src/socket-tls.js'
 import { loopbackNode } from './util.js'
 
 const ECHO = '/narthex-test/echo/1.0.0'
@@ -87,6 +87,39 @@ async function until(what: string, check: () => boolean, ms = 5000): Promise<voi
   }
 }
 
+/**
+ * A raw TCP connection pair from @libp2p/tcp on loopback, not upgraded: [outbound, inbound]. The listener is closed
+ * by `stops`.
+ */
+async function tcpPair(
+  stops: Array<() => Promise<void>>,
+  inactivityTimeout?: number
+): Promise<[MultiaddrConnection, MultiaddrConnection]> {
+  const timeouts =
+    inactivityTimeout === undefined
+      ? {}
+      : {
+          inboundSocketInactivityTimeout: inactivityTimeout,
+          outboundSocketInactivityTimeout: inactivityTimeout
+        }
+  const transport = tcp(timeouts)({ logger: defaultLogger() } as never)
+  const inbound: MultiaddrConnection[] = []
+  const listener: Listener = transport.createListener({
+    upgrader: {
+      upgradeInbound: async (maConn: MultiaddrConnection) => void inbound.push(maConn)
+    } as unknown as Upgrader
+  })
+  await listener.listen(multiaddr('/ip4/127.0.0.1/tcp/0'))
+  stops.push(() => listener.close())
+  const outbound = (await transport.dial(listener.getAddrs()[0]!, {
+    upgrader: { upgradeOutbound: async (maConn: MultiaddrConnection) => maConn } as unknown as Upgrader,
+    // the connection keeps this signal: a timeout here would close it
+    signal: new AbortController().signal
+  } as never)) as unknown as MultiaddrConnection
+  await until('the inbound connection', () => inbound.length === 1)
+  return [outbound, inbound[0]!]
+}
+
 describe('socket-level TLS (socketTls)', function () {
   this.timeout(30_000)
   const stops: Array<() => Promise<void>> = []
@@ -124,26 +157,7 @@ describe('socket-level TLS (socketTls)', function () {
   })
 
   it('feeds a client first flight the TCP connection already read to TLS, and keeps the inactivity timeout working', async () => {
-    const inactivityTimeout = 600
-    const transport = tcp({
-      inboundSocketInactivityTimeout: inactivityTimeout,
-      outboundSocketInactivityTimeout: inactivityTimeout
-    })({ logger: defaultLogger() } as never)
-    const inbound: MultiaddrConnection[] = []
-    const listener: Listener = transport.createListener({
-      upgrader: {
-        upgradeInbound: async (maConn: MultiaddrConnection) => void inbound.push(maConn)
-      } as unknown as Upgrader
-    })
-    await listener.listen(multiaddr('/ip4/127.0.0.1/tcp/0'))
-    stops.push(() => listener.close())
-    const outbound = (await transport.dial(listener.getAddrs()[0]!, {
-      upgrader: { upgradeOutbound: async (maConn: MultiaddrConnection) => maConn } as unknown as Upgrader,
-      // the connection keeps this signal: a timeout here would close it
-      signal: new AbortController().signal
-    } as never)) as unknown as MultiaddrConnection
-    await until('the inbound connection', () => inbound.length === 1)
-    const server = inbound[0]!
+    const [outbound, server] = await tcpPair(stops, 600)
 
     const a = await components()
     const b = await components()
@@ -189,33 +203,16 @@ describe('socket-level TLS (socketTls)', function () {
   })
 
   it('refuses a peer whose certificate is not the expected peer id', async () => {
-    const transport = tcp()({ logger: defaultLogger() } as never)
-    const inbound: MultiaddrConnection[] = []
-    const listener = transport.createListener({
-      upgrader: {
-        upgradeInbound: async (maConn: MultiaddrConnection) => void inbound.push(maConn)
-      } as unknown as Upgrader
-    })
-    await listener.listen(multiaddr('/ip4/127.0.0.1/tcp/0'))
-    stops.push(() => listener.close())
-    const outbound = (await transport.dial(listener.getAddrs()[0]!, {
-      upgrader: { upgradeOutbound: async (maConn: MultiaddrConnection) => maConn } as unknown as Upgrader,
-      // the connection keeps this signal: a timeout here would close it
-      signal: new AbortController().signal
-    } as never)) as unknown as MultiaddrConnection
-    await until('the inbound connection', () => inbound.length === 1)
+    const [outbound, inbound] = await tcpPair(stops)
     const a = await components()
     const b = await components()
     const someoneElse = await components()
     const results = await Promise.allSettled([
       socketTls()(a).secureOutbound(outbound, { remotePeer: someoneElse.peerId }),
-      socketTls()(b).secureInbound(inbound[0]!)
+      socketTls()(b).secureInbound(inbound)
     ])
     assert.equal(results[0].status, 'rejected')
     assert.equal((results[0] as PromiseRejectedResult).reason.name, 'UnexpectedPeerError')
-    await until(
-      'both connections to close',
-      () => outbound.status !== 'open' && inbound[0]!.status !== 'open'
-    )
+    await until('both connections to close', () => outbound.status !== 'open' && inbound.status !== 'open')
   })
 })
