@@ -36,6 +36,7 @@ describe('churn soak: many seeders, some malicious, one restarting, a client dow
     for (const line of formatReport(report)) console.log(`      ${line}`)
     assert.ok(report.downloads >= 10, `only ${report.downloads} downloads in 60 s`)
     assert.ok(report.restarts >= 3, `the churn seeder restarted ${report.restarts} times`)
+    assert.deepEqual(report.exited, [])
     assert.deepEqual(report.failures, {})
     assert.equal(report.successRate, 1)
     assert.equal(report.badChunksAccepted, 0)

@@ -73,9 +73,13 @@ export interface SoakReport {
   readonly ok: number
   readonly failed: number
   readonly failures: Record<string, number>
+  /** The first few failures' messages (name: message), so a failed run says what happened. */
+  readonly failureMessages: readonly string[]
   readonly successRate: number
   readonly bytes: number
   readonly restarts: number
+  /** Child processes that exited before the soak ended ("seeder exited 1"): a crash. */
+  readonly exited: readonly string[]
   readonly restartMs: { readonly median: number; readonly max: number }
   readonly badChunksDetected: number
   readonly badChunksAccepted: number
@@ -94,6 +98,8 @@ interface Child {
   readonly samples: Sample[]
   readonly ready: Promise<Record<string, unknown>>
   readonly restarts: number
+  /** How it exited, when it did before being stopped. */
+  readonly exited: string | undefined
   /** How long each restart of the churn seeder took (stop, start, listening again). */
   readonly restartMs: number[]
 }
@@ -111,6 +117,10 @@ function startChild(options: SoakNodeOptions, log: (l: string) => void): Child {
   const samples: Sample[] = []
   const restartMs: number[] = []
   let restarts = 0
+  let exited: string | undefined
+  child.on('exit', (code, signal) => {
+    exited = `${options.role} exited ${code ?? signal}`
+  })
   const ready = new Promise<Record<string, unknown>>((resolve, reject) => {
     let buf = ''
     child.stdout!.on('data', (d: Buffer) => {
@@ -136,6 +146,9 @@ function startChild(options: SoakNodeOptions, log: (l: string) => void): Child {
     restartMs,
     get restarts() {
       return restarts
+    },
+    get exited() {
+      return exited
     }
   }
 }
@@ -159,6 +172,8 @@ const nullSink: ChunkSink = {
 }
 
 const MiB = 1024 * 1024
+/** How many failure messages a report keeps. */
+const MAX_FAILURE_MESSAGES = 5
 
 function slope(points: Array<[number, number]>): number {
   const n = points.length
@@ -266,6 +281,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
     let stalls = 0
     let resets = 0
     const failures: Record<string, number> = {}
+    const failureMessages: string[] = []
     const bannedHonest = new Set<string>()
     const bannedMalicious = new Set<string>()
     const times: number[] = []
@@ -297,6 +313,9 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
       } catch (err) {
         const name = (err as Error).name
         failures[name] = (failures[name] ?? 0) + 1
+        if (failureMessages.length < MAX_FAILURE_MESSAGES) {
+          failureMessages.push(`${name}: ${(err as Error).message} (after ${Date.now() - started} ms)`)
+        }
         log(`download ${nar.narHash.slice(0, 20)} failed: ${name}: ${(err as Error).message}`)
       } finally {
         badDetected += dl.stats.badChunks
@@ -336,9 +355,11 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
       ok,
       failed: downloads - ok,
       failures,
+      failureMessages,
       successRate: downloads === 0 ? 0 : ok / downloads,
       bytes,
       restarts: swarm.restarts,
+      exited: [swarm.exited, seeder.exited].filter((e) => e !== undefined),
       restartMs: {
         median: quantile(
           [...swarm.restartMs].sort((a, b) => a - b),
@@ -381,6 +402,8 @@ export function formatReport(r: SoakReport): string[] {
     `bad chunks detected ${r.badChunksDetected}, accepted ${r.badChunksAccepted}; banned malicious ` +
       `${r.maliciousBanned}, honest ${r.honestBanned}; stalls ${r.stalls}, resets ${r.resets}; download ms ` +
       `median ${r.downloadMs.median}, p95 ${r.downloadMs.p95}, max ${r.downloadMs.max}`,
+    ...r.failureMessages.map((m) => `failed: ${m}`),
+    ...r.exited.map((e) => `crashed: ${e}`),
     series('client', r.client),
     series('seeder', r.seeder),
     series('swarm', r.swarm)

@@ -6,7 +6,7 @@
  *
  * Prints progress every 10 s, then the success rate, the memory slopes and the file-descriptor range of the
  * client, the long-lived seeder and the swarm process (see soak-harness.ts). Exits 1 when a download failed, a bad
- * chunk was accepted or an honest peer was banned.
+ * chunk was accepted, an honest peer was banned or a process crashed.
  */
 import '../../apps/cli/src/polyfill.js'
 import { loadavg as osLoadavg } from 'node:os'
@@ -44,7 +44,14 @@ const report = await runSoak({
 })
 for (const line of formatReport(report)) console.log(line)
 console.log(`wall ${((Date.now() - started) / 1000).toFixed(0)} s, load average ${loadavg()}`)
-process.exit(report.failed === 0 && report.badChunksAccepted === 0 && report.honestBanned === 0 ? 0 : 1)
+process.exit(
+  report.failed === 0 &&
+    report.badChunksAccepted === 0 &&
+    report.honestBanned === 0 &&
+    report.exited.length === 0
+    ? 0
+    : 1
+)
 
 function loadavg(): string {
   return osLoadavg()

@@ -61,6 +61,8 @@ import { PeerSession } from './peer-session.js'
 import { type FindProvidersOptions, findProviders } from './providers.js'
 
 const log = debug('narthex:p2p:download')
+/** Peers named, with what went wrong, in a DownloadFailedError's message. */
+const MAX_TROUBLES_NAMED = 10
 
 export interface DownloadComponents {
   readonly node: NarthexNode
@@ -177,6 +179,8 @@ export class NarDownload {
   private readonly peers = new Map<string, ActivePeer>()
   /** Peers that were dropped (stall/reset): not reused in this download unless nobody else is left. */
   private readonly dropped = new Set<string>()
+  /** What last went wrong with each peer (a failed probe, a drop, a ban): named in a DownloadFailedError. */
+  private readonly troubles = new Map<string, string>()
   private chunks: ChunkState[] = []
   private pending: number[] = []
   private aheadBytes = 0
@@ -185,6 +189,8 @@ export class NarDownload {
   private wakeYield: (() => void) | undefined
   private wakePeers: (() => void) | undefined
   private discoveryDone = false
+  /** When the stall watchdog last ran (a late run means this process was paused). */
+  private lastStallCheck = Date.now()
   private manifestSupplier: string | undefined
 
   constructor(
@@ -218,7 +224,8 @@ export class NarDownload {
     const outer = this.options.signal
     const onAbort = (): void => this.fail(outer?.reason ?? new Error('aborted'))
     outer?.addEventListener('abort', onAbort, { once: true })
-    const watchdog = setInterval(() => this.checkStalls(), Math.min(1000, this.stallTimeout() / 4))
+    this.lastStallCheck = Date.now()
+    const watchdog = setInterval(() => this.checkStalls(), this.stallCheckMs())
     watchdog.unref()
     try {
       outer?.throwIfAborted()
@@ -359,6 +366,8 @@ export class NarDownload {
       await Promise.all(probes)
       this.discoveryDone = true
       this.notifyPeers()
+      // With every peer dropped before discovery ended, nothing else would ask for the dropped ones again (or fail).
+      this.schedule()
     }
   }
 
@@ -409,6 +418,7 @@ export class NarDownload {
     } catch (err) {
       session?.abort(err as Error)
       if (!this.signal.aborted) {
+        this.troubles.set(id, `probe failed: ${(err as Error).message}`)
         this.scores.penalise(peer, STALL_PENALTY, `probe failed: ${(err as Error).message}`)
       }
     }
@@ -661,7 +671,11 @@ export class NarDownload {
     if (c.failedOn === undefined) c.failedOn = new Set()
     c.failedOn.add(failedOn)
     if (c.attempts >= MAX_CHUNK_ATTEMPTS) {
-      this.fail(new DownloadFailedError(`chunk ${c.index} failed ${c.attempts} times`))
+      this.fail(
+        new DownloadFailedError(
+          `chunk ${c.index} failed ${c.attempts} times (${this.describeTroubles([...c.failedOn])})`
+        )
+      )
       return
     }
     this.requeue(c.index)
@@ -669,6 +683,7 @@ export class NarDownload {
   }
 
   private banPeer(id: string, reason: string): void {
+    this.troubles.set(id, `banned: ${reason}`)
     this.scores.ban(id, reason)
     if (!this.stats.banned.includes(id)) this.stats.banned.push(id)
     const p = this.peers.get(id)
@@ -683,6 +698,7 @@ export class NarDownload {
     this.dropped.add(p.id)
     if (err instanceof PeerStalledError) this.stats.stalls++
     else this.stats.resets++
+    if (!this.troubles.get(p.id)?.startsWith('banned: ')) this.troubles.set(p.id, err.message)
     if (penalise) this.scores.penalise(p.id, STALL_PENALTY, err.message)
     log('dropping peer %s: %s', p.id, err.message)
     p.session.abort(err)
@@ -702,7 +718,7 @@ export class NarDownload {
     const candidates = [...this.dropped].filter((id) => !this.scores.isBanned(id))
     this.dropped.clear()
     if (candidates.length === 0) {
-      this.fail(new DownloadFailedError(`no peer left to fetch ${this.narCid.toString()} from`))
+      this.fail(this.noPeerLeft())
       return
     }
     this.discoveryDone = false
@@ -715,14 +731,44 @@ export class NarDownload {
     ).finally(() => {
       this.discoveryDone = true
       if (this.peers.size === 0 && this.failure === undefined) {
-        this.fail(new DownloadFailedError(`no peer left to fetch ${this.narCid.toString()} from`))
+        this.fail(this.noPeerLeft())
       }
     })
+  }
+
+  private noPeerLeft(): DownloadFailedError {
+    return new DownloadFailedError(
+      `no peer left to fetch ${this.narCid.toString()} from (${this.describeTroubles([...this.troubles.keys()])})`
+    )
+  }
+
+  /** "peer: what went wrong" for up to MAX_TROUBLES_NAMED of the given peers, for an error message. */
+  private describeTroubles(ids: string[]): string {
+    if (ids.length === 0) return 'no peer was usable'
+    const named = ids
+      .slice(0, MAX_TROUBLES_NAMED)
+      .map((id) => `${id}: ${this.troubles.get(id) ?? 'failed'}`)
+      .join('; ')
+    return ids.length > MAX_TROUBLES_NAMED ? `${named}; and ${ids.length - MAX_TROUBLES_NAMED} more` : named
+  }
+
+  private stallCheckMs(): number {
+    return Math.min(1000, this.stallTimeout() / 4)
   }
 
   private checkStalls(): void {
     const now = Date.now()
     const limit = this.stallTimeout()
+    const late = now - this.lastStallCheck - this.stallCheckMs()
+    this.lastStallCheck = now
+    if (late > limit / 2) {
+      // This process itself did not run for a while (a long GC, a swapped-out or suspended process): the peers'
+      // data may be waiting unread in the sockets, and timers run before I/O. Blame no peer for that pause; give
+      // each a fresh start instead.
+      log('watchdog %d ms late: no stall judged this time', late)
+      for (const p of this.peers.values()) p.since = now
+      return
+    }
     for (const p of [...this.peers.values()]) {
       const last = Math.max(p.since, p.session.lastDataAt)
       if (p.outstanding.size > 0 && now - last > limit) {

@@ -129,6 +129,14 @@ class SocketTls implements ConnectionEncrypter {
       })
     }
 
+    // Every error of the TLS socket is caught until @libp2p/tls's message stream takes the socket over, and after a
+    // failed handshake for good: one socket can emit several (node:tls forwards the raw socket's errors, and a
+    // timeout destroys it with another), and one without a listener would crash the process.
+    let failure: Error | undefined
+    const onError = (err: Error): void => {
+      failure ??= err
+    }
+    socket.on('error', onError)
     const onAbort = (): void => {
       socket.destroy(new TimeoutError('TLS handshake timed out'))
     }
@@ -142,15 +150,19 @@ class SocketTls implements ConnectionEncrypter {
           reject(new InvalidCryptoExchangeError('connection closed during the TLS handshake'))
         )
       })
-      const remotePeer = await verifyPeerCertificate(
-        socket.getPeerCertificate().raw,
-        options?.remotePeer,
-        log
-      )
+      // null once the socket is destroyed, empty when the peer sent none
+      const certificate = socket.getPeerCertificate() as { raw?: Buffer } | null
+      if (failure !== undefined) throw failure
+      if (certificate?.raw == null) throw new InvalidCryptoExchangeError('the peer sent no certificate')
+      const remotePeer = await verifyPeerCertificate(certificate.raw, options?.remotePeer, log)
+      // the socket may have failed or closed while the certificate was being verified
+      if (failure !== undefined) throw failure
       if (socket.destroyed) throw new InvalidCryptoExchangeError('connection closed during the TLS handshake')
       const streamMuxer = isServer ? serverMuxer : selectedMuxer(socket.alpnProtocol, earlyMuxers)
       // from here on @libp2p/tls's message stream owns the socket's errors and close
-      return { remotePeer, connection: toMessageStream(connection, socket), streamMuxer }
+      const secured = toMessageStream(connection, socket)
+      socket.off('error', onError)
+      return { remotePeer, connection: secured, streamMuxer }
     } catch (err) {
       log.error('securing %s connection failed - %e', connection.direction, err)
       socket.destroy()

@@ -1,4 +1,12 @@
 import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+import { multiaddr } from '@multiformats/multiaddr'
 import { narCidFromNarHash } from '@narthex/content'
 import { waitFor } from '../../../test/util/index.js'
 import {
@@ -10,6 +18,9 @@ import {
   PeerSession
 } from '../src/index.js'
 import { collect, loopbackNode, MemoryStore, pseudoRandomBytes, same, seedBlob } from './util.js'
+
+/** A seeder in a process of its own (bench/p2p/seeder-process.ts), for the test that pauses it. */
+const SEEDER_PROCESS = new URL('../../../bench/p2p/seeder-process.ts', import.meta.url)
 
 describe('swarm downloader (in-process nodes on loopback)', function () {
   this.timeout(60_000)
@@ -137,6 +148,80 @@ describe('swarm downloader (in-process nodes on loopback)', function () {
     assert.ok(same(got, nar))
     assert.equal(dl.stats.chunksLocal, Math.floor(manifestChunks.length / 2))
     assert.equal(dl.stats.chunksFetched, manifestChunks.length - dl.stats.chunksLocal)
+  })
+
+  it('does not blame a peer for a pause of its own process (a blocked event loop is not a stall)', async () => {
+    const nar = pseudoRandomBytes(8 * 1024 * 1024, 10)
+    const stores = [new MemoryStore()]
+    const ingest = await seedBlob(nar, stores)
+    const [seed] = await seeders(1, stores)
+    const client = await clientOf([seed!])
+    const scores = new PeerScores()
+    const stallTimeoutMs = 300
+    const dl = new NarDownload({ node: client, sink: new MemoryStore(), scores }, ingest.narHash, {
+      manifestRoot: ingest.root,
+      stallTimeoutMs,
+      // only what is asked of the seeder is in flight when the process pauses
+      maxAheadBytes: 1024 * 1024
+    })
+    const got: Uint8Array[] = []
+    for await (const b of dl.bytes()) {
+      if (got.length === 0) {
+        // a long GC, a swapped-out process, a suspended VM: nothing in this process runs, the seeder's data waits
+        // in the socket, and the stall watchdog runs before the data is read
+        const until = Date.now() + 2 * stallTimeoutMs
+        while (Date.now() < until) {}
+      }
+      got.push(b)
+    }
+    assert.ok(same(Buffer.concat(got), nar))
+    assert.equal(dl.stats.stalls, 0)
+    assert.equal(scores.score(seed!.peerId), 0)
+  })
+
+  it('asks a dropped peer again when discovery ends with no one else left (a seeder process paused and resumed)', async () => {
+    // A real stall: the seeder process is stopped (SIGSTOP) for longer than the stall timeout, and the download
+    // drops it while the DHT is still being asked. When that query ends with no provider, the dropped peer is
+    // asked again; the download used to wait here until its caller gave up.
+    const dir = await mkdtemp(join(tmpdir(), 'narthex-dl-pause-'))
+    const file = join(dir, 'nar')
+    const nar = pseudoRandomBytes(8 * 1024 * 1024, 11)
+    await writeFile(file, nar)
+    const seeder = spawn(
+      process.execPath,
+      ['--import', 'tsx', '--conditions', 'source', fileURLToPath(SEEDER_PROCESS), 'libp2p', file],
+      { stdio: ['pipe', 'pipe', 'inherit'] }
+    )
+    try {
+      const [line] = (await once(createInterface({ input: seeder.stdout! }), 'line')) as [string]
+      const info = JSON.parse(line) as { multiaddr: string; narHash: string; root: string }
+      const client = await loopbackNode()
+      nodes.push(client)
+      await client.dial(multiaddr(info.multiaddr))
+      const stallTimeoutMs = 300
+      const dl = new NarDownload({ node: client, sink: new MemoryStore() }, info.narHash, {
+        manifestRoot: info.root,
+        stallTimeoutMs,
+        maxAheadBytes: 1024 * 1024,
+        providers: { timeoutMs: 1500 },
+        signal: AbortSignal.timeout(20_000)
+      })
+      const got: Uint8Array[] = []
+      for await (const b of dl.bytes()) {
+        if (got.length === 0) {
+          seeder.kill('SIGSTOP')
+          setTimeout(() => seeder.kill('SIGCONT'), 4 * stallTimeoutMs)
+        }
+        got.push(b)
+      }
+      assert.ok(same(Buffer.concat(got), nar))
+      assert.ok(dl.stats.stalls >= 1, 'the paused seeder was dropped as stalled')
+    } finally {
+      seeder.kill('SIGCONT')
+      seeder.stdin!.end()
+      await once(seeder, 'exit')
+      await rm(dir, { recursive: true, force: true })
+    }
   })
 
   it('without a manifest root checks the NarHash at the end', async () => {

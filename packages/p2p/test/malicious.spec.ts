@@ -124,6 +124,33 @@ describe('downloader against malicious seeders', function () {
     assert.ok(!scores.isBanned(good.peerId))
   })
 
+  it('with only misbehaving peers fails with DownloadFailedError naming each peer and what it did', async () => {
+    const nar = pseudoRandomBytes(300_000, 51)
+    const evilStore = new MemoryStore()
+    const ingest = await seedBlob(nar, [evilStore])
+    const client = await node()
+    const evil = new Map<string, Behaviour>()
+    for (const b of ['bitflip', 'reset'] as const) {
+      const n = await node()
+      await startMaliciousServer(n, evilStore, b)
+      evil.set(n.peerId.toString(), b)
+      await client.dial(n.getMultiaddrs()[0]!)
+    }
+    const dl = new NarDownload({ node: client, sink: new MemoryStore() }, ingest.narHash, {
+      manifestRoot: ingest.root,
+      providers: { connectedOnly: true }
+    })
+    const err = await collect(dl.bytes()).then(
+      () => assert.fail('the download completed'),
+      (e: Error) => e
+    )
+    assert.equal(err.name, 'DownloadFailedError')
+    for (const [id, b] of evil) {
+      const said = new RegExp(`${id}: ${b === 'bitflip' ? 'banned: bad chunk' : '.*reset'}`)
+      assert.match(err.message, said, `the message names ${b} peer ${id} and what it did`)
+    }
+  })
+
   it('with a trusted root: a wrong manifest is refused before any chunk is fetched', async () => {
     const nar = pseudoRandomBytes(400_000, 41)
     const other = pseudoRandomBytes(400_000, 42)

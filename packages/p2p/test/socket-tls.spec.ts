@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
+import { TLSSocket } from 'node:tls'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import type {
@@ -215,4 +216,57 @@ describe('socket-level TLS (socketTls)', function () {
     assert.equal((results[0] as PromiseRejectedResult).reason.name, 'UnexpectedPeerError')
     await until('both connections to close', () => outbound.status !== 'open' && inbound.status !== 'open')
   })
+
+  for (const side of ['outbound', 'inbound'] as const) {
+    it(`a peer reset and the handshake timeout while the certificate is verified: the ${side} handshake rejects and nothing is thrown`, async () => {
+      // Seen in the churn soak under load: right after 'secure', while the certificate was being verified, the peer
+      // reset the connection (an 'error' on the TLS socket) and the upgrade timed out (a second one, from the
+      // encrypter's own destroy). With no listener left for the second, the process died of an unhandled 'error'.
+      // The test makes both happen at that moment: the first reading of the peer's certificate emits the reset and
+      // fires the timeout, on the side under test.
+      const [outbound, inbound] = await tcpPair(stops)
+      const server = side === 'inbound'
+      const controller = new AbortController()
+      const real = TLSSocket.prototype.getPeerCertificate
+      let injected = 0
+      TLSSocket.prototype.getPeerCertificate = function (this: TLSSocket, detailed?: boolean) {
+        const isServer = (this as unknown as { _tlsOptions: { isServer: boolean } })._tlsOptions.isServer
+        if (isServer === server && injected++ === 0) {
+          this.emit('error', Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }))
+          controller.abort()
+        }
+        return real.call(this, detailed as true)
+      } as typeof real
+      const uncaught: Error[] = []
+      const onUncaught = (err: Error): void => void uncaught.push(err)
+      const mochaHandlers = process.listeners('uncaughtException')
+      process.removeAllListeners('uncaughtException')
+      process.on('uncaughtException', onUncaught)
+      try {
+        const [a, b] = [socketTls()(await components()), socketTls()(await components())]
+        const results = await Promise.allSettled([
+          a.secureInbound(inbound, server ? { signal: controller.signal } : {}),
+          b.secureOutbound(outbound, server ? {} : { signal: controller.signal })
+        ])
+        await new Promise((r) => setTimeout(r, 100))
+        assert.deepEqual(
+          uncaught.map((e) => e.message),
+          []
+        )
+        const result = results[server ? 0 : 1]
+        assert.equal(result.status, 'rejected')
+        assert.match((result as PromiseRejectedResult).reason.message, /ECONNRESET|timed out/)
+        assert.equal(injected, 1)
+      } finally {
+        TLSSocket.prototype.getPeerCertificate = real
+        process.off('uncaughtException', onUncaught)
+        for (const h of mochaHandlers) process.on('uncaughtException', h)
+      }
+      assert.deepEqual(
+        uncaught.map((e) => e.message),
+        []
+      )
+      await until('both connections to close', () => outbound.status !== 'open' && inbound.status !== 'open')
+    })
+  }
 })
