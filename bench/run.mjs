@@ -21,6 +21,10 @@ const BENCHMARKS = {
   'orchestrator-ingest': ['bench/orchestrator/ingest.bench.ts', 'attestations per second with verification'],
   'orchestrator-narinfo': ['bench/orchestrator/narinfo.bench.ts', 'narinfo requests/s and latency vs nginx'],
   'p2p-throughput': ['bench/p2p/throughput.ts', 'swarm download from 1/2/4 seeders vs TCP, node:http, Helia'],
+  'p2p-connect': [
+    'bench/p2p/connect.ts',
+    'CPU per libp2p connection: socket-level TLS vs @libp2p/tls vs noise'
+  ],
   'p2p-dht': ['bench/p2p/dht.ts', 'provide/findProviders latency in a 20-node DHT; announcing 10,000 NARs'],
   'p2p-soak': [
     'bench/p2p/soak.ts',

@@ -19,7 +19,7 @@
  * socket closes the raw socket, which closes the TCP connection object as before.
  */
 import { Socket } from 'node:net'
-import { connect, TLSSocket, type TLSSocketOptions } from 'node:tls'
+import { connect, createSecureContext, type SecureContext, TLSSocket, type TLSSocketOptions } from 'node:tls'
 import type {
   ComponentLogger,
   ConnectionEncrypter,
@@ -57,10 +57,30 @@ class SocketTls implements ConnectionEncrypter {
   readonly [serviceCapabilities]: string[] = ['@libp2p/connection-encryption']
   private readonly log: Logger
   private readonly fallback: ConnectionEncrypter
+  /** This node's certificate and TLS context, made on the first connection and used for every one after it. */
+  private context: Promise<SecureContext> | undefined
 
   constructor(private readonly components: SocketTlsComponents) {
     this.log = components.logger.forComponent('narthex:p2p:socket-tls')
     this.fallback = tls()(components as never) as ConnectionEncrypter
+  }
+
+  /**
+   * One certificate per node, as go-libp2p does: it binds a fresh P-256 key to this node's identity and is valid
+   * for 100 years from an hour ago (@libp2p/tls's own), so nothing requires a new one per connection, and making
+   * one cost ~3.5 ms of CPU, a fifth of a connection's setup (docs/benchmarks.md, "Connection setup").
+   */
+  private secureContext(): Promise<SecureContext> {
+    if (this.context === undefined) {
+      this.context = generateCertificate(this.components.privateKey).then(
+        ({ cert, key }) => createSecureContext({ cert, key, minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3' }),
+        (err: Error) => {
+          this.context = undefined
+          throw err
+        }
+      )
+    }
+    return this.context
   }
 
   async secureInbound(
@@ -99,11 +119,11 @@ class SocketTls implements ConnectionEncrypter {
         ? new Map<string, StreamMuxerFactory>()
         : this.components.upgrader.getStreamMuxers()
     let serverMuxer: StreamMuxerFactory | undefined
+    const secureContext = await this.secureContext()
+    options?.signal?.throwIfAborted()
     const tlsOptions: TLSSocketOptions = {
-      ...(await generateCertificate(this.components.privateKey, options)),
+      secureContext,
       isServer,
-      minVersion: 'TLSv1.3',
-      maxVersion: 'TLSv1.3',
       // libp2p certificates are self-signed; the peer is authenticated by verifyPeerCertificate below
       rejectUnauthorized: false,
       ALPNProtocols: [...earlyMuxers.keys(), NO_EARLY_MUXER],

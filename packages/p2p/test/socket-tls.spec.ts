@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
-import { TLSSocket } from 'node:tls'
+import { type PeerCertificate, TLSSocket } from 'node:tls'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import type {
@@ -201,6 +201,30 @@ describe('socket-level TLS (socketTls)', function () {
     client.connection.send(bytes)
     assert.ok((await got).equals(bytes))
     await Promise.all([client.connection.close(), server.connection.close()])
+  })
+
+  it('presents one certificate per node on every connection, and each node its own', async () => {
+    const server = socketTls()(await components())
+    const fingerprints: string[] = []
+    for (const client of [socketTls()(await components()), socketTls()(await components())]) {
+      for (let i = 0; i < 2; i++) {
+        const [outbound, inbound] = await tcpPair(stops)
+        const [secured] = await Promise.all([client.secureOutbound(outbound), server.secureInbound(inbound)])
+        // @libp2p/tls's message stream keeps the TLS socket in a public field
+        const socket = (secured.connection as unknown as { socket: TLSSocket }).socket
+        fingerprints.push(socket.getPeerCertificate().fingerprint256)
+        fingerprints.push((socket.getCertificate() as PeerCertificate).fingerprint256)
+        outbound.abort(new Error('done'))
+      }
+    }
+    // the server's certificate, seen by two clients over four connections
+    const served = fingerprints.filter((_, i) => i % 2 === 0)
+    assert.equal(new Set(served).size, 1)
+    // each client's own certificate: the same on its two connections, another than the other client's
+    const own = fingerprints.filter((_, i) => i % 2 === 1)
+    assert.equal(own[0], own[1])
+    assert.equal(own[2], own[3])
+    assert.notEqual(own[0], own[2])
   })
 
   it('refuses a peer whose certificate is not the expected peer id', async () => {
