@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict'
-import { readdir, writeFile } from 'node:fs/promises'
+import { readdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createStore } from '@narthex/store'
-import { narthex, nixBuild, nixEnv, runOk, tempDir } from './util/index.js'
+import { NARTHEX_BIN, narthex, nixBuild, nixEnv, runOk, tempDir } from './util/index.js'
 
 const EXPR = `
 let
@@ -91,6 +91,34 @@ describe('narthex store (CLI)', function () {
     const usage = await narthex(['store', 'gc', '--data', data, '--max-size', 'lots'], { env })
     assert.equal(usage.code, 2)
     assert.deepEqual(await ls(), before)
+  })
+
+  it('a reader that goes away early (| head -c 10) ends store ls with a one-line EPIPE error, not a crash', async () => {
+    // ~400 bytes of --json per NAR: 300 NARs are more than a pipe holds, so a write is still queued when head exits
+    const store = createStore({ dir: data, fsync: false })
+    await store.start()
+    try {
+      for (let i = 0; i < 300; i++) {
+        await store.importNar(
+          (async function* () {
+            yield new TextEncoder().encode(`not really a NAR, number ${i}`)
+          })()
+        )
+      }
+    } finally {
+      await store.stop()
+    }
+    const stderrFile = join(work.path, 'epipe.stderr')
+    const script = `${JSON.stringify(process.execPath)} ${JSON.stringify(NARTHEX_BIN)} store ls --json --data ${JSON.stringify(data)} 2>${JSON.stringify(stderrFile)} | head -c 10 >/dev/null; echo \${PIPESTATUS[0]}`
+    for (let i = 0; i < 3; i++) {
+      const r = await runOk('bash', ['-c', script], { env })
+      const stderr = await readFile(stderrFile, 'utf8')
+      assert.doesNotMatch(stderr, /Unhandled 'error' event|node:events/, stderr)
+      assert.ok(
+        r.stdout.toString().trim() === '0' || /^narthex store ls: write EPIPE\n$/.test(stderr),
+        `exit ${r.stdout.toString().trim()}: ${stderr}`
+      )
+    }
   })
 
   it('says the data directory is in use when another process holds it', async () => {

@@ -16,6 +16,11 @@ function loadQuick() {
 }
 
 async function run(argv) {
+  // A reader that went away (`narthex store ls --json | head -1`) makes the next write to stdout fail with EPIPE,
+  // which Node also emits as an 'error' event on the stream: with no listener, that event killed the process with
+  // a stack trace. Each command sees the failure of its own writes (a one-line error, exit 1), and a long-running
+  // program whose log reader is gone keeps running, so the events themselves need nothing more.
+  for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {})
   const quick = loadQuick() ?? (await import('../dist/quick.js'))
   const ran = quick.quickMain(argv)
   if (ran !== undefined) {

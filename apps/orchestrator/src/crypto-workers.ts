@@ -30,7 +30,6 @@ interface Job {
   readonly resolve: (result: boolean | Uint8Array) => void
 }
 
-// The worker: verifies batches synchronously with node:crypto and answers with one byte per item.
 // The worker: verifies (one byte per item: 1 valid) or signs (64 bytes per item) synchronously with node:crypto.
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads')
@@ -60,37 +59,65 @@ export interface CryptoWorkersInit {
   readonly threads?: number
 }
 
+/** Workers started to replace ones that died, over the life of a CryptoWorkers, before it gives up on threads. */
+const MAX_REPLACEMENTS = 16
+
 export class CryptoWorkers {
   private readonly workers: Worker[] = []
   private readonly keys: readonly PublicKey[]
   private readonly signingKey: SecretKey
   private readonly keyIndex = new Map<string, number>()
-  private readonly pending = new Map<number, Job[]>()
+  /** Batches sent to a worker and not answered yet, by message id. */
+  private readonly pending = new Map<number, { readonly worker: Worker; readonly jobs: Job[] }>()
   private queue: Job[] = []
   private scheduled = false
   private nextId = 1
   private next = 0
+  private replacements = 0
+  private stopping = false
 
   constructor(init: CryptoWorkersInit) {
     this.keys = init.keys
     for (const [i, k] of init.keys.entries()) this.keyIndex.set(k.name, i)
     const threads = init.threads ?? Math.min(4, availableParallelism())
-    const keys = init.keys.map((k) => k.key)
     this.signingKey = init.signingKey
-    for (let i = 0; i < threads; i++) {
-      const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { keys, seed: init.signingKey.seed } })
-      w.on('message', ({ id, results }: { id: number; results: (boolean | Uint8Array)[] }) => {
-        const jobs = this.pending.get(id)
-        this.pending.delete(id)
-        for (const [k, j] of (jobs ?? []).entries()) j.resolve(results[k]!)
-      })
-      w.on('error', () => {
-        // A broken worker must not leave submissions waiting: fail what it held (treated as unverified).
-        for (const jobs of this.pending.values()) for (const j of jobs) this.fallback(j)
-        this.pending.clear()
-      })
-      w.unref()
-      this.workers.push(w)
+    for (let i = 0; i < threads; i++) this.workers.push(this.startWorker())
+  }
+
+  private startWorker(): Worker {
+    const w = new Worker(WORKER_SOURCE, {
+      eval: true,
+      workerData: { keys: this.keys.map((k) => k.key), seed: this.signingKey.seed }
+    })
+    w.on('message', ({ id, results }: { id: number; results: (boolean | Uint8Array)[] }) => {
+      const batch = this.pending.get(id)
+      this.pending.delete(id)
+      for (const [k, j] of (batch?.jobs ?? []).entries()) j.resolve(results[k]!)
+    })
+    // An error ends the worker ('exit' follows); an exit may come alone (terminated, out of memory).
+    w.on('error', () => this.lost(w))
+    w.on('exit', () => this.lost(w))
+    w.unref()
+    return w
+  }
+
+  /**
+   * A worker died: nothing may wait for it. What it held is done on this thread (verified for real: a broken
+   * thread is no reason to reject a good signature), and a new worker takes its place while replacements last;
+   * with none left, every batch is done on this thread.
+   */
+  private lost(w: Worker): void {
+    const at = this.workers.indexOf(w)
+    if (at < 0) return
+    this.workers.splice(at, 1)
+    for (const [id, batch] of this.pending) {
+      if (batch.worker !== w) continue
+      this.pending.delete(id)
+      for (const j of batch.jobs) this.inline(j)
+    }
+    if (!this.stopping && this.replacements < MAX_REPLACEMENTS) {
+      this.replacements++
+      this.workers.push(this.startWorker())
     }
   }
 
@@ -139,16 +166,10 @@ export class CryptoWorkers {
     const jobs = this.queue
     this.queue = []
     if (jobs.length === 0) return
-    if (jobs.length <= INLINE_MAX) {
+    if (jobs.length <= INLINE_MAX || this.workers.length === 0) {
       // One or two signatures: verifying here (~60-90 µs each) beats two thread hops, which dominate the latency
       // of a lone submission when the machine is busy.
-      for (const j of jobs) {
-        j.resolve(
-          j.signature === null
-            ? edSign(null, j.message, this.signingKey.keyObject)
-            : verifyInline(this.keys[j.key]!, j.message, j.signature)
-        )
-      }
+      for (const j of jobs) this.inline(j)
       return
     }
     // Spread a large group over every worker.
@@ -156,8 +177,8 @@ export class CryptoWorkers {
     for (let start = 0; start < jobs.length; start += per) {
       const slice = jobs.slice(start, start + per)
       const id = this.nextId++
-      this.pending.set(id, slice)
       const worker = this.workers[this.next++ % this.workers.length]!
+      this.pending.set(id, { worker, jobs: slice })
       worker.postMessage({
         id,
         keys: slice.map((j) => j.key),
@@ -167,14 +188,18 @@ export class CryptoWorkers {
     }
   }
 
-  /** A job whose worker failed: verifications fail closed, signatures are made here. */
-  private fallback(j: Job): void {
-    j.resolve(j.signature === null ? edSign(null, j.message, this.signingKey.keyObject) : false)
+  /** A job done on this thread. */
+  private inline(j: Job): void {
+    j.resolve(
+      j.signature === null
+        ? edSign(null, j.message, this.signingKey.keyObject)
+        : verifyInline(this.keys[j.key]!, j.message, j.signature)
+    )
   }
 
   async stop(): Promise<void> {
-    await Promise.all(this.workers.map((w) => w.terminate()))
-    for (const jobs of this.pending.values()) for (const j of jobs) this.fallback(j)
-    this.pending.clear()
+    this.stopping = true
+    // each exit hands what its worker held to this thread (lost)
+    await Promise.all([...this.workers].map((w) => w.terminate()))
   }
 }

@@ -164,6 +164,8 @@ class OrchestratorImpl implements Orchestrator {
       server.once('error', reject)
       server.listen(config.port, config.host, () => {
         server.off('error', reject)
+        // once listening, an error (a failed accept: ENOMEM, ENOBUFS) must not crash the program
+        server.on('error', (err) => log('server error: %s', err.message))
         resolve()
       })
     })

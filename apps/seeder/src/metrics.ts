@@ -5,8 +5,11 @@
  */
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import debug from 'debug'
 import { DEFAULT_METRICS_HOST } from './constants.js'
 import { InvalidSeederConfigError } from './errors.js'
+
+const log = debug('narthex:seeder:metrics')
 
 /** The one route of the metrics listener (GET and HEAD; a trailing `/` is accepted too). docs/api.md documents it. */
 export const METRICS_PATH = '/metrics'
@@ -88,6 +91,8 @@ export class MetricsServer {
       server.once('error', reject)
       server.listen(this.listen.port, this.listen.host, () => {
         server.off('error', reject)
+        // once listening, an error (a failed accept: ENOMEM, ENOBUFS) must not crash the program
+        server.on('error', (err) => log('server error: %s', err.message))
         resolve()
       })
     })

@@ -85,6 +85,8 @@ export class ShimControlServer {
       server.once('error', reject)
       server.listen(path, () => {
         server.off('error', reject)
+        // once listening, an error (a failed accept: ENOMEM, ENOBUFS) must not crash the program
+        server.on('error', (err) => log('server error: %s', err.message))
         resolve()
       })
     })

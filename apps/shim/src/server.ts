@@ -84,6 +84,8 @@ export class ShimServer {
       this.#server.once('error', reject)
       this.#server.listen({ host, port, exclusive: true }, () => {
         this.#server.off('error', reject)
+        // once listening, an error (a failed accept: ENOMEM, ENOBUFS) must not crash the program
+        this.#server.on('error', (err) => log('server error: %s', err.message))
         resolve()
       })
     })

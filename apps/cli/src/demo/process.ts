@@ -37,7 +37,10 @@ export class Child {
     this.name = opts.name
     this.logFile = join(opts.logDir, `${opts.name}.log`)
     this.log = createWriteStream(this.logFile, { flags: 'a' })
-    this.log.write(`--- ${new Date().toISOString()} narthex ${opts.args.join(' ')}\n`)
+    // A log that cannot be written (a full disk, a file left by another user) must not stop the demo: its lines
+    // are still kept in memory for waitForLine, and the program runs on.
+    this.log.on('error', () => {})
+    this.writeLog(`--- ${new Date().toISOString()} narthex ${opts.args.join(' ')}\n`)
     // Its own process group: the demo stops children in order, not all at once on the terminal's Ctrl-C.
     this.proc = spawn(process.execPath, [NARTHEX_BIN, ...opts.args], {
       env: opts.env,
@@ -46,28 +49,33 @@ export class Child {
     })
     let partial = ''
     this.proc.stdout?.on('data', (b: Buffer) => {
-      this.log.write(b)
+      this.writeLog(b)
       const text = partial + b.toString('utf8')
       const parts = text.split('\n')
       partial = parts.pop() ?? ''
       for (const l of parts) this.lines.push(l)
       this.wake()
     })
-    this.proc.stderr?.on('data', (b: Buffer) => this.log.write(b))
+    this.proc.stderr?.on('data', (b: Buffer) => this.writeLog(b))
     this.exited = new Promise((resolve) => {
       this.proc.on('error', (err) => {
-        this.log.write(`spawn error: ${err.message}\n`)
+        this.writeLog(`spawn error: ${err.message}\n`)
         this.exitCode = null
         this.wake()
         resolve(null)
       })
       this.proc.on('exit', (code, signal) => {
-        this.log.write(`--- exited ${code ?? signal}\n`)
+        this.writeLog(`--- exited ${code ?? signal}\n`)
         this.exitCode = code
         this.wake()
         resolve(code)
       })
     })
+  }
+
+  /** Append to the log unless it failed or was ended (output can still arrive after 'exit'). */
+  private writeLog(data: string | Buffer): void {
+    if (!this.log.writableEnded && !this.log.destroyed) this.log.write(data)
   }
 
   get pid(): number | undefined {
@@ -115,6 +123,7 @@ export class Child {
       await this.exited
       clearTimeout(t)
     }
+    if (this.log.destroyed) return
     await new Promise<void>((resolve) => this.log.end(resolve))
   }
 }

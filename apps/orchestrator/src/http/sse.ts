@@ -15,7 +15,8 @@ function frame(e: OrchestratorEvent): string {
 }
 
 export class EventStreams {
-  private readonly open_ = new Set<ServerResponse>()
+  /** Each open stream and what stops feeding it (its subscription and heartbeat). */
+  private readonly open_ = new Map<ServerResponse, () => void>()
 
   constructor(private readonly log: EventLog) {}
 
@@ -41,8 +42,9 @@ export class EventStreams {
     // An event stream is long-lived by design: no idle timeout on its socket.
     req.socket.setTimeout(0)
     req.socket.setNoDelay(true)
-    this.open_.add(res)
     const send = (text: string): void => {
+      // Ended (shutdown) or gone: a write after end() is an 'error' event on the response, which nothing handles.
+      if (res.writableEnded || res.destroyed) return
       if (res.writableLength > MAX_SSE_BUFFER_BYTES) {
         res.destroy()
         return
@@ -54,15 +56,23 @@ export class EventStreams {
     const unsubscribe = this.log.subscribe((e) => send(frame(e)))
     const heartbeat = setInterval(() => send(': keep-alive\n\n'), SSE_HEARTBEAT_MS)
     heartbeat.unref()
-    res.on('close', () => {
+    const stop = (): void => {
       clearInterval(heartbeat)
       unsubscribe()
       this.open_.delete(res)
-    })
+    }
+    this.open_.set(res, stop)
+    res.on('close', stop)
   }
 
-  /** End every stream (on shutdown). */
+  /**
+   * End every stream (on shutdown). Each stops receiving events at once: a client that stopped reading may keep
+   * its response from closing until the server's grace period ends, and events still come in until then.
+   */
   closeAll(): void {
-    for (const res of this.open_) res.end()
+    for (const [res, stop] of [...this.open_]) {
+      stop()
+      res.end()
+    }
   }
 }
