@@ -231,8 +231,12 @@ export const BYTES_PER_PEER = 4 * 1024 * 1024
 /** Peers used at once for one download. More add CPU cost (one noise session each) without more bandwidth. */
 export const MAX_PEERS_PER_DOWNLOAD = 8
 
-/** Attempts to get a chunk before the download fails (each from a different peer when there is one). */
-export const MAX_CHUNK_ATTEMPTS = 8
+/**
+ * Failures of one chunk on peers it had already failed on (a peer asked again when no other was left) before the
+ * download fails. Failures on peers it had not failed on do not count: each peer fails a chunk once at most that
+ * way, so they are bounded by the providers found, and an honest provider after many bad ones is still reached.
+ */
+export const MAX_CHUNK_REPEAT_FAILURES = 8
 
 /** How long a banned peer stays banned in this process (bans are also recorded by the caller as it likes). */
 export const BAN_DURATION_MS = 24 * 60 * 60 * 1000

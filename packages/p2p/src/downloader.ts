@@ -38,7 +38,7 @@ import {
   BYTES_PER_PEER,
   DHT_DEFER_MS,
   MAX_AHEAD_BYTES,
-  MAX_CHUNK_ATTEMPTS,
+  MAX_CHUNK_REPEAT_FAILURES,
   MAX_PEERS_PER_DOWNLOAD,
   PEER_WINDOW_BYTES,
   REQUEST_BATCH_BYTES,
@@ -132,6 +132,8 @@ interface ChunkState {
   state: 'local' | 'pending' | 'assigned' | 'ready' | 'yielded'
   bytes?: Uint8Array
   attempts: number
+  /** Failures on a peer that had already failed to deliver it (see MAX_CHUNK_REPEAT_FAILURES). */
+  repeatFailures: number
   /** Peers that failed to deliver it (NOT_FOUND, reset, stall), tried last. */
   failedOn?: Set<string>
 }
@@ -529,7 +531,14 @@ export class NarDownload {
   private async plan(manifest: Manifest): Promise<void> {
     let offset = 0
     this.chunks = manifest.chunks.map((c, index) => {
-      const s: ChunkState = { cid: c.cid, size: c.size, index, state: 'pending', attempts: 0 }
+      const s: ChunkState = {
+        cid: c.cid,
+        size: c.size,
+        index,
+        state: 'pending',
+        attempts: 0,
+        repeatFailures: 0
+      }
       offset += c.size
       return s
     })
@@ -669,8 +678,9 @@ export class NarDownload {
     this.aheadBytes -= c.size
     c.state = 'pending'
     if (c.failedOn === undefined) c.failedOn = new Set()
+    if (c.failedOn.has(failedOn)) c.repeatFailures++
     c.failedOn.add(failedOn)
-    if (c.attempts >= MAX_CHUNK_ATTEMPTS) {
+    if (c.repeatFailures >= MAX_CHUNK_REPEAT_FAILURES) {
       this.fail(
         new DownloadFailedError(
           `chunk ${c.index} failed ${c.attempts} times (${this.describeTroubles([...c.failedOn])})`

@@ -2,7 +2,11 @@ import assert from 'node:assert/strict'
 import { encodeManifest, verifyChunk } from '@narthex/content'
 import { CID } from 'multiformats/cid'
 import { waitFor } from '../../../test/util/index.js'
-import { MAX_INBOUND_FETCH_STREAMS_PER_CONNECTION, NAR_PROTOCOL } from '../src/constants.js'
+import {
+  MAX_CHUNK_REPEAT_FAILURES,
+  MAX_INBOUND_FETCH_STREAMS_PER_CONNECTION,
+  NAR_PROTOCOL
+} from '../src/constants.js'
 import { FetchServer, NarDownload, type NarthexNode, PeerScores } from '../src/index.js'
 import { encodeRequest } from '../src/wire.js'
 import { type Behaviour, type MaliciousStats, startMaliciousServer } from './malicious.js'
@@ -149,6 +153,31 @@ describe('downloader against malicious seeders', function () {
       const said = new RegExp(`${id}: ${b === 'bitflip' ? 'banned: bad chunk' : '.*reset'}`)
       assert.match(err.message, said, `the message names ${b} peer ${id} and what it did`)
     }
+  })
+
+  it('more misbehaving peers than MAX_CHUNK_REPEAT_FAILURES do not make it give up while an honest one is left', async () => {
+    const nar = pseudoRandomBytes(20_000, 52) // one chunk: every misbehaving peer fails that same chunk
+    const store = new MemoryStore()
+    const ingest = await seedBlob(nar, [store])
+    const client = await node()
+    // connected first, so asked first: each takes the whole NAR and resets its stream
+    for (let i = 0; i < MAX_CHUNK_REPEAT_FAILURES + 2; i++) {
+      const n = await node()
+      await startMaliciousServer(n, store, i % 2 === 0 ? 'reset' : 'truncate')
+      await client.dial(n.getMultiaddrs()[0]!)
+    }
+    const honest = await node()
+    await new FetchServer({ node: honest, source: store }).start()
+    await client.dial(honest.getMultiaddrs()[0]!)
+    const dl = new NarDownload({ node: client, sink: new MemoryStore() }, ingest.narHash, {
+      manifestRoot: ingest.root,
+      providers: { connectedOnly: true }
+    })
+    assert.ok(same(await collect(dl.bytes()), nar))
+    assert.ok(
+      dl.stats.resets >= MAX_CHUNK_REPEAT_FAILURES,
+      `${dl.stats.resets} peers failed before the honest one`
+    )
   })
 
   it('with a trusted root: a wrong manifest is refused before any chunk is fetched', async () => {
