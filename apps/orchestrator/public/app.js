@@ -209,6 +209,9 @@ async function loadOutputs() {
 
 function renderOutputs(data) {
   const tbody = $('outputs')
+  // Open details are kept across refreshes (a live update must not blank them while they load again); one is
+  // loaded again only when its output changed.
+  const details = new Map([...tbody.querySelectorAll('tr.detail')].map((d) => [d.dataset.detailFor, d]))
   const rows = []
   const previous = state.lastRows
   state.lastRows = new Map()
@@ -252,10 +255,16 @@ function renderOutputs(data) {
     )
     rows.push(row)
     if (open) {
-      const detail = $('detail-template').content.firstElementChild.cloneNode(true)
-      detail.dataset.detailFor = o.hashPart
+      let detail = details.get(o.hashPart)
+      if (detail === undefined) {
+        detail = $('detail-template').content.firstElementChild.cloneNode(true)
+        detail.dataset.detailFor = o.hashPart
+        fillDetail(detail.querySelector('.detail-body'), o.hashPart)
+      } else if (detail.dataset.updatedAt !== String(o.updatedAt)) {
+        fillDetail(detail.querySelector('.detail-body'), o.hashPart)
+      }
+      detail.dataset.updatedAt = String(o.updatedAt)
       rows.push(detail)
-      fillDetail(detail.querySelector('.detail-body'), o.hashPart)
     }
   }
   tbody.replaceChildren(...rows)
@@ -291,11 +300,17 @@ function copyButton(text) {
   return button
 }
 
+let fills = 0
+
+/** Load an output's detail into `container`, replacing what it shows once loaded; the latest load wins. */
 async function fillDetail(container, hashPart) {
+  const fill = String(++fills)
+  container.dataset.fill = fill
   let o
   try {
     o = await api(`/api/v1/outputs/${hashPart}`)
   } catch {
+    if (container.dataset.fill !== fill) return
     container.replaceChildren(el('p', { class: 'note' }, 'Could not load this output.'))
     return
   }
@@ -426,6 +441,7 @@ async function fillDetail(container, hashPart) {
       )
     )
   }
+  if (container.dataset.fill !== fill) return
   container.replaceChildren(...parts)
 }
 

@@ -91,13 +91,25 @@ describe('dashboard (headless Chromium)', function () {
     )
 
     // Live: a marker set now survives (no reload), and a new attestation shows up in the feed and the counts.
-    await page.evaluate(() => {
-      ;(window as unknown as { marker: number }).marker = 42
-    })
+    // The open detail stays on screen through the refreshes (it used to be rebuilt empty and loaded again).
+    // (a string, not a function: the test runner's transpiler would name the observer with a helper the page lacks)
+    await page.evaluate(`
+      window.marker = 42
+      window.detailBlanked = false
+      new MutationObserver(() => {
+        const rows = document.querySelectorAll('tr.detail[data-detail-for="${disputeHash}"] table.compare tbody tr')
+        if (rows.length !== 3) window.detailBlanked = true
+      }).observe(document.getElementById('outputs'), { childList: true, subtree: true })
+    `)
     await submit(attest(b3, 'curl-8.7.1', 'a'))
     await page.locator('#feed li.new', { hasText: 'curl-8.7.1' }).first().waitFor()
     await page.waitForFunction(() => document.getElementById('c-agreed')?.textContent === '6')
     assert.equal(await page.evaluate(() => (window as unknown as { marker: number }).marker), 42)
+    assert.equal(
+      await page.evaluate(() => (window as unknown as { detailBlanked: boolean }).detailBlanked),
+      false,
+      'the open detail was blanked by a live refresh'
+    )
     // A second dispute arrives live too.
     await submit(attest(b1, 'racy-0.3', 'x'))
     await submit(attest(b4, 'racy-0.3', 'y'))
