@@ -11,7 +11,8 @@
  */
 import '../../apps/cli/src/polyfill.js'
 import { parseArgs } from 'node:util'
-import { createNode, type Encryption, type NarthexNode } from '@narthex/p2p'
+import type { Encryption } from '@narthex/p2p'
+import { loopbackNode } from '../../packages/p2p/test/util.js'
 
 const { values } = parseArgs({
   options: {
@@ -23,17 +24,11 @@ const connections = Number(values.connections)
 const rounds = Number(values.rounds)
 const ENCRYPTIONS: Encryption[] = ['noise', 'tls', 'libp2p-tls']
 
-function node(encryption: Encryption): Promise<NarthexNode> {
-  return createNode({
-    listen: ['/ip4/127.0.0.1/tcp/0'],
-    allowPrivateAddresses: true,
-    allow: ['/ip4/127.0.0.1'],
-    encryption: [encryption]
-  })
-}
-
 async function round(encryption: Encryption, n: number): Promise<{ cpuMs: number; wallMs: number }> {
-  const [a, b] = [await node(encryption), await node(encryption)]
+  const [a, b] = [
+    await loopbackNode({ encryption: [encryption] }),
+    await loopbackNode({ encryption: [encryption] })
+  ]
   try {
     const addr = b.getMultiaddrs()[0]!
     // warm-up: the first connections load code and make the TLS certificate

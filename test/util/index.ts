@@ -146,3 +146,27 @@ export function collectGarbage(): void {
   setFlagsFromString('--expose-gc')
   ;(runInNewContext('gc') as () => void)()
 }
+
+/**
+ * Run `fn` with mocha's uncaughtException handlers set aside, wait `settleMs` for late events, and return its result
+ * with the messages of the errors nothing handled meanwhile (an 'error' event with no listener is one). Tests of
+ * crash fixes assert that list is empty: mocha would otherwise blame such an error on whichever test runs next.
+ */
+export async function uncaughtDuring<T>(
+  fn: () => Promise<T>,
+  settleMs = 100
+): Promise<{ result: T; uncaught: string[] }> {
+  const uncaught: string[] = []
+  const onUncaught = (err: Error): void => void uncaught.push(err.message)
+  const mochaHandlers = process.listeners('uncaughtException')
+  process.removeAllListeners('uncaughtException')
+  process.on('uncaughtException', onUncaught)
+  try {
+    const result = await fn()
+    await new Promise((r) => setTimeout(r, settleMs))
+    return { result, uncaught }
+  } finally {
+    process.off('uncaughtException', onUncaught)
+    for (const h of mochaHandlers) process.on('uncaughtException', h)
+  }
+}

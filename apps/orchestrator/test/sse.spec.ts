@@ -7,6 +7,7 @@ import assert from 'node:assert/strict'
 import { once } from 'node:events'
 import { createServer, get, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { uncaughtDuring } from '../../../test/util/index.js'
 import { EventLog } from '../src/events.js'
 import { EventStreams } from '../src/http/sse.js'
 
@@ -21,11 +22,6 @@ describe('event streams at shutdown', () => {
     })
     server.listen(0, '127.0.0.1')
     await once(server, 'listening')
-    const uncaught: Error[] = []
-    const onUncaught = (err: Error): void => void uncaught.push(err)
-    const mochaHandlers = process.listeners('uncaughtException')
-    process.removeAllListeners('uncaughtException')
-    process.on('uncaughtException', onUncaught)
     let client: IncomingMessage | undefined
     try {
       const { port } = server.address() as AddressInfo
@@ -51,21 +47,17 @@ describe('event streams at shutdown', () => {
         if (i % 20 === 0) await new Promise((r) => setImmediate(r))
       }
       assert.ok(pending() >= 200_000, 'bytes are queued for the client that does not read')
-      streams.closeAll()
-      assert.equal(log.subscribers, 0, 'ended streams no longer receive events')
-      // a submission that was already being stored publishes during the grace period
-      log.publish(output('late'))
-      await new Promise((r) => setTimeout(r, 100))
+      const { uncaught } = await uncaughtDuring(async () => {
+        streams.closeAll()
+        assert.equal(log.subscribers, 0, 'ended streams no longer receive events')
+        // a submission that was already being stored publishes during the grace period
+        log.publish(output('late'))
+      })
+      assert.deepEqual(uncaught, [])
     } finally {
-      process.off('uncaughtException', onUncaught)
-      for (const h of mochaHandlers) process.on('uncaughtException', h)
       client?.destroy()
       server.closeAllConnections()
       server.close()
     }
-    assert.deepEqual(
-      uncaught.map((e) => e.message),
-      []
-    )
   })
 })

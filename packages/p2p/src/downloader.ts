@@ -191,8 +191,8 @@ export class NarDownload {
   private wakeYield: (() => void) | undefined
   private wakePeers: (() => void) | undefined
   private discoveryDone = false
-  /** When the stall watchdog last ran (a late run means this process was paused). */
-  private lastStallCheck = Date.now()
+  /** When the stall watchdog last ran (a late run means this process was paused); set when it starts. */
+  private lastStallCheck = 0
   private manifestSupplier: string | undefined
 
   constructor(
@@ -708,7 +708,8 @@ export class NarDownload {
     this.dropped.add(p.id)
     if (err instanceof PeerStalledError) this.stats.stalls++
     else this.stats.resets++
-    if (!this.troubles.get(p.id)?.startsWith('banned: ')) this.troubles.set(p.id, err.message)
+    // a ban (banPeer drops the peer too) says more than the error that ends its session
+    if (!this.scores.isBanned(p.id)) this.troubles.set(p.id, err.message)
     if (penalise) this.scores.penalise(p.id, STALL_PENALTY, err.message)
     log('dropping peer %s: %s', p.id, err.message)
     p.session.abort(err)

@@ -68,7 +68,8 @@ class SocketTls implements ConnectionEncrypter {
   /**
    * One certificate per node, as go-libp2p does: it binds a fresh P-256 key to this node's identity and is valid
    * for 100 years from an hour ago (@libp2p/tls's own), so nothing requires a new one per connection, and making
-   * one cost ~3.5 ms of CPU, a fifth of a connection's setup (docs/benchmarks.md, "Connection setup").
+   * one on each end cost ~3.5 ms of CPU, almost half of a TLS connection's setup (docs/benchmarks.md,
+   * "Connection setup": 14.8–16.4 ms per connection before, 8.3–8.8 after).
    */
   private secureContext(): Promise<SecureContext> {
     if (this.context === undefined) {

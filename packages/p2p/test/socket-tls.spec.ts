@@ -24,6 +24,7 @@ import { PROTOCOL as TLS_PROTOCOL, tls } from '@libp2p/tls'
 import { multiaddrConnectionPair } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
+import { uncaughtDuring, waitFor } from '../../../test/util/index.js'
 import type { NarthexNode } from '../src/index.js'
 import { socketTls } from '../src/socket-tls.js'
 import { loopbackNode } from './util.js'
@@ -80,14 +81,6 @@ async function components() {
   return { privateKey, peerId: peerIdFromPrivateKey(privateKey), logger: defaultLogger(), upgrader }
 }
 
-async function until(what: string, check: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 10))
-  }
-}
-
 /**
  * A raw TCP connection pair from @libp2p/tcp on loopback, not upgraded: [outbound, inbound]. The listener is closed
  * by `stops`.
@@ -117,7 +110,7 @@ async function tcpPair(
     // the connection keeps this signal: a timeout here would close it
     signal: new AbortController().signal
   } as never)) as unknown as MultiaddrConnection
-  await until('the inbound connection', () => inbound.length === 1)
+  await waitFor('the inbound connection', () => inbound.length === 1)
   return [outbound, inbound[0]!]
 }
 
@@ -142,7 +135,7 @@ describe('socket-level TLS (socketTls)', function () {
     await echoThrough(ours, theirs, 1 << 20)
     assert.equal(ours.getConnections()[0]?.direction, 'outbound')
     await ours.hangUp(theirs.peerId)
-    await until('the other end to see the hang-up', () => theirs.getConnections().length === 0)
+    await waitFor('the other end to see the hang-up', () => theirs.getConnections().length === 0)
     await echoThrough(theirs, ours, 1 << 20)
     const connections = ours.getConnections()
     assert.equal(connections.length, 1)
@@ -164,7 +157,7 @@ describe('socket-level TLS (socketTls)', function () {
     const b = await components()
     const clientSide = socketTls()(a).secureOutbound(outbound, { remotePeer: b.peerId })
     // The ClientHello reaches the server's TCP connection before it starts its handshake.
-    await until('the client hello', () => server.readBufferLength > 0)
+    await waitFor('the client hello', () => server.readBufferLength > 0)
     const [client, secured] = await Promise.all([clientSide, socketTls()(b).secureInbound(server)])
     assert.ok(client.remotePeer.equals(b.peerId))
     assert.ok(secured.remotePeer.equals(a.peerId))
@@ -182,7 +175,10 @@ describe('socket-level TLS (socketTls)', function () {
     }
     assert.equal(secured.connection.status, 'open')
     assert.equal(server.status, 'open')
-    await until('the idle connection to close', () => server.status !== 'open' && outbound.status !== 'open')
+    await waitFor(
+      'the idle connection to close',
+      () => server.status !== 'open' && outbound.status !== 'open'
+    )
   })
 
   it('hands a connection that is not a TCP socket to @libp2p/tls', async () => {
@@ -238,7 +234,7 @@ describe('socket-level TLS (socketTls)', function () {
     ])
     assert.equal(results[0].status, 'rejected')
     assert.equal((results[0] as PromiseRejectedResult).reason.name, 'UnexpectedPeerError')
-    await until('both connections to close', () => outbound.status !== 'open' && inbound.status !== 'open')
+    await waitFor('both connections to close', () => outbound.status !== 'open' && inbound.status !== 'open')
   })
 
   for (const side of ['outbound', 'inbound'] as const) {
@@ -261,36 +257,26 @@ describe('socket-level TLS (socketTls)', function () {
         }
         return real.call(this, detailed as true)
       } as typeof real
-      const uncaught: Error[] = []
-      const onUncaught = (err: Error): void => void uncaught.push(err)
-      const mochaHandlers = process.listeners('uncaughtException')
-      process.removeAllListeners('uncaughtException')
-      process.on('uncaughtException', onUncaught)
       try {
         const [a, b] = [socketTls()(await components()), socketTls()(await components())]
-        const results = await Promise.allSettled([
-          a.secureInbound(inbound, server ? { signal: controller.signal } : {}),
-          b.secureOutbound(outbound, server ? {} : { signal: controller.signal })
-        ])
-        await new Promise((r) => setTimeout(r, 100))
-        assert.deepEqual(
-          uncaught.map((e) => e.message),
-          []
+        const { result: results, uncaught } = await uncaughtDuring(() =>
+          Promise.allSettled([
+            a.secureInbound(inbound, server ? { signal: controller.signal } : {}),
+            b.secureOutbound(outbound, server ? {} : { signal: controller.signal })
+          ])
         )
+        assert.deepEqual(uncaught, [])
         const result = results[server ? 0 : 1]
         assert.equal(result.status, 'rejected')
         assert.match((result as PromiseRejectedResult).reason.message, /ECONNRESET|timed out/)
         assert.equal(injected, 1)
       } finally {
         TLSSocket.prototype.getPeerCertificate = real
-        process.off('uncaughtException', onUncaught)
-        for (const h of mochaHandlers) process.on('uncaughtException', h)
       }
-      assert.deepEqual(
-        uncaught.map((e) => e.message),
-        []
+      await waitFor(
+        'both connections to close',
+        () => outbound.status !== 'open' && inbound.status !== 'open'
       )
-      await until('both connections to close', () => outbound.status !== 'open' && inbound.status !== 'open')
     })
   }
 })
