@@ -9,6 +9,7 @@
  */
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
+import { existsSync } from 'node:fs'
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { loadavg } from 'node:os'
@@ -17,6 +18,13 @@ import { parseArgs } from 'node:util'
 import { requestStatus } from '@narthex/seeder'
 import { narthex, nixEnv, run, runOk, substituteArgs, tempDir, waitFor } from '../../test/util/index.js'
 import { type Program, startProgram } from '../../test/util/network.js'
+
+const NGINX = '/usr/sbin/nginx'
+if (!existsSync(NGINX)) {
+  // the baseline this benchmark exists to compare against: without it there is nothing to measure
+  console.error(`${NGINX} not found: install nginx first (apt-get install -y nginx)`)
+  process.exit(2)
+}
 
 process.env.NIX_CONFIG ??=
   'experimental-features = nix-command\nbuild-users-group =\nsandbox = false\nsubstituters ='
@@ -104,8 +112,12 @@ http {
 }
 `
   )
-  const child = spawn('/usr/sbin/nginx', ['-p', prefix, '-c', conf, '-e', join(prefix, 'error.log')], {
+  const child = spawn(NGINX, ['-p', prefix, '-c', conf, '-e', join(prefix, 'error.log')], {
     stdio: 'ignore'
+  })
+  let spawnError: Error | undefined
+  child.on('error', (err) => {
+    spawnError = err
   })
   const url = `http://127.0.0.1:${port}`
   const stop = async () => {
@@ -118,6 +130,7 @@ http {
     await waitFor(
       'nginx to listen',
       async () => {
+        if (spawnError !== undefined) throw spawnError
         if (child.exitCode !== null)
           throw new Error(
             `nginx exited ${child.exitCode}: ${await readFile(join(prefix, 'error.log'), 'utf8').catch(() => '')}`
