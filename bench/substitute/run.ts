@@ -160,9 +160,36 @@ async function curlLatencies(dir: string, url: string, n: number, expect: number
   })
 }
 
+/** bench/substitute/node-static.ts serving `root`: the same files as nginx, through node:http (no sendfile). */
+async function startNodeStatic(root: string) {
+  const child = spawn(
+    process.execPath,
+    ['--conditions=source', '--import', 'tsx', join(import.meta.dirname, 'node-static.ts'), root],
+    { stdio: ['pipe', 'pipe', 'inherit'] }
+  )
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = ''
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString()
+      const m = /listening (\d+)\n/.exec(out)
+      if (m !== null) resolve(Number(m[1]))
+    })
+    child.once('error', reject)
+    child.once('exit', (code) => reject(new Error(`node-static exited ${code}`)))
+  })
+  const stop = async () => {
+    if (child.exitCode !== null) return
+    const exited = new Promise((resolve) => child.once('exit', resolve))
+    child.stdin!.end()
+    await exited
+  }
+  return { url: `http://127.0.0.1:${port}`, pid: child.pid!, stop }
+}
+
 const dir = await tempDir('narthex-bench-substitute-')
 const programs: Program[] = []
 let nginx: Awaited<ReturnType<typeof startNginx>> | undefined
+let nodeStatic: Awaited<ReturnType<typeof startNodeStatic>> | undefined
 let fresh = 0
 const freshPath = (what: string) => join(dir.path, `${what}-${fresh++}`)
 try {
@@ -255,6 +282,7 @@ try {
     env: buildEnv
   })
   nginx = await startNginx(join(dir.path, 'nginx'), cacheDir)
+  nodeStatic = await startNodeStatic(cacheDir)
   const closureNarBytes = (await runOk('nix', ['path-info', '-S', closure], { env: buildEnv })).stdout
     .toString()
     .trim()
@@ -330,13 +358,15 @@ try {
     label: string,
     path: string,
     url: string,
-    shimPid: number | undefined
+    server: { shim?: number; static?: number } = {}
   ): Promise<void> {
+    const shimPid = server.shim
     const store = join(freshPath('chroot'), 'dst')
     const timeFile = freshPath('time')
     const before = {
       seeders: (await Promise.all(seederPids.map((p) => cpuSeconds(p)))).reduce((a, b) => a + b, 0),
       shim: shimPid === undefined ? 0 : await cpuSeconds(shimPid),
+      static: server.static === undefined ? 0 : await cpuSeconds(server.static),
       nginx: await cpuSeconds(nginx!.pid, true)
     }
     const t0 = performance.now()
@@ -361,6 +391,7 @@ try {
     const cpu = {
       nix: u! + s!,
       shim: shimPid === undefined ? 0 : (await cpuSeconds(shimPid)) - before.shim,
+      static: server.static === undefined ? 0 : (await cpuSeconds(server.static)) - before.static,
       seeders:
         (await Promise.all(seederPids.map((p) => cpuSeconds(p)))).reduce((a, b) => a + b, 0) - before.seeders,
       nginx: (await cpuSeconds(nginx!.pid, true)) - before.nginx
@@ -418,19 +449,22 @@ try {
     // A fresh shim: joined, holding none of the NARs.
     shim = await startShim(`shim-${round}`)
     const nginxFirst = round % 2 === 0
-    const pair = async (what: string, path: string) => {
-      const runs: [string, string, number | undefined][] = [
-        [`${what} nginx`, nginx!.url, undefined],
-        [`${what} shim`, shim!.url, shim!.pid]
+    /** nginx and the shim; on warm cases node-static too (a cold one is about the swarm, not serving). */
+    const pair = async (what: string, path: string, withStatic = false) => {
+      type Run = [string, string, { shim?: number; static?: number }]
+      const runs: Run[] = [
+        [`${what} nginx`, nginx!.url, {}],
+        ...(withStatic ? [[`${what} node`, nodeStatic!.url, { static: nodeStatic!.pid }] as Run] : []),
+        [`${what} shim`, shim!.url, { shim: shim!.pid }]
       ]
-      for (const [label, url, pid] of nginxFirst ? runs : runs.reverse())
-        await substitute(label, path, url, pid)
+      for (const [label, url, server] of nginxFirst ? runs : runs.reverse())
+        await substitute(label, path, url, server)
     }
     await pair('big cold', big)
     await pair('closure cold', closure)
     await settled(shim.data)
-    await pair('big warm', big)
-    await pair('closure warm', closure)
+    await pair('big warm', big, true)
+    await pair('closure warm', closure, true)
   }
   noteLoad()
 
@@ -466,8 +500,10 @@ try {
     `\nsubstitute benchmark: one ${SIZE_MIB} MiB NAR (${bigNarBytes} bytes) and a closure of ${PATHS + 1} paths ` +
       `(${closureNarBytes} NAR bytes), ${ROUNDS} interleaved rounds, medians (min..max)\n`
   )
-  console.log('| case | nginx (s) | shim (s) | shim / nginx | goal |')
-  console.log('| --- | ---: | ---: | ---: | --- |')
+  console.log(
+    '| case | nginx (s) | shim (s) | shim / nginx | goal | node:http static (s) | node:http static / nginx |'
+  )
+  console.log('| --- | ---: | ---: | ---: | --- | ---: | ---: |')
   for (const [what, goal] of [
     ['big cold', '≤ 1.5'],
     ['big warm', '≤ 1.1'],
@@ -476,34 +512,46 @@ try {
   ] as const) {
     const n = wall(`${what} nginx`)
     const s = wall(`${what} shim`)
+    const node = samples[`${what} node`] === undefined ? undefined : wall(`${what} node`)
     console.log(
       `| ${what} | ${n.toFixed(2)} (${range(`${what} nginx`)}) | ${s.toFixed(2)} (${range(`${what} shim`)}) | ` +
-        `${(s / n).toFixed(2)} | ${goal} |`
+        `${(s / n).toFixed(2)} | ${goal} | ` +
+        (node === undefined
+          ? '| |'
+          : `${node.toFixed(2)} (${range(`${what} node`)}) | ${(node / n).toFixed(2)} |`)
     )
   }
   console.log(
     '\nCPU seconds per GiB of NAR delivered (big NAR), median per run; per closure run for the closure:\n'
   )
-  console.log('| case | nix | nginx | shim | seeders (2) |')
-  console.log('| --- | ---: | ---: | ---: | ---: |')
+  console.log('| case | nix | nginx | shim | seeders (2) | node:http static |')
+  console.log('| --- | ---: | ---: | ---: | ---: | ---: |')
   for (const what of ['big cold', 'big warm']) {
     const per = bigNarBytes / GIB
     const f = (x: number) => (x / per).toFixed(2)
     console.log(
-      `| ${what} via nginx | ${f(cpu(`${what} nginx`, 'nix'))} | ${f(cpu(`${what} nginx`, 'nginx'))} | | |`
+      `| ${what} via nginx | ${f(cpu(`${what} nginx`, 'nix'))} | ${f(cpu(`${what} nginx`, 'nginx'))} | | | |`
     )
     console.log(
-      `| ${what} via shim | ${f(cpu(`${what} shim`, 'nix'))} | | ${f(cpu(`${what} shim`, 'shim'))} | ${f(cpu(`${what} shim`, 'seeders'))} |`
+      `| ${what} via shim | ${f(cpu(`${what} shim`, 'nix'))} | | ${f(cpu(`${what} shim`, 'shim'))} | ${f(cpu(`${what} shim`, 'seeders'))} | |`
     )
+    if (samples[`${what} node`] !== undefined)
+      console.log(
+        `| ${what} via node:http static | ${f(cpu(`${what} node`, 'nix'))} | | | | ${f(cpu(`${what} node`, 'static'))} |`
+      )
   }
   for (const what of ['closure cold', 'closure warm']) {
     const f = (x: number) => `${x.toFixed(2)} s`
     console.log(
-      `| ${what} via nginx | ${f(cpu(`${what} nginx`, 'nix'))} | ${f(cpu(`${what} nginx`, 'nginx'))} | | |`
+      `| ${what} via nginx | ${f(cpu(`${what} nginx`, 'nix'))} | ${f(cpu(`${what} nginx`, 'nginx'))} | | | |`
     )
     console.log(
-      `| ${what} via shim | ${f(cpu(`${what} shim`, 'nix'))} | | ${f(cpu(`${what} shim`, 'shim'))} | ${f(cpu(`${what} shim`, 'seeders'))} |`
+      `| ${what} via shim | ${f(cpu(`${what} shim`, 'nix'))} | | ${f(cpu(`${what} shim`, 'shim'))} | ${f(cpu(`${what} shim`, 'seeders'))} | |`
     )
+    if (samples[`${what} node`] !== undefined)
+      console.log(
+        `| ${what} via node:http static | ${f(cpu(`${what} node`, 'nix'))} | | | | ${f(cpu(`${what} node`, 'static'))} |`
+      )
   }
   console.log(
     `\nnarinfo latency, curl, ${NARINFO_REQUESTS} × 2 sequential GETs on one keep-alive connection:\n`
@@ -524,6 +572,7 @@ try {
 } finally {
   for (const p of programs.reverse()) await p.stop().catch(() => {})
   await nginx?.stop().catch(() => {})
+  await nodeStatic?.stop().catch(() => {})
   if (values['keep-dir']) log(`kept ${dir.path}`)
   else await dir.cleanup()
 }
