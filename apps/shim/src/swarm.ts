@@ -18,7 +18,8 @@ import {
   NarDownload,
   type NarthexNode,
   PeerScores,
-  PeerSession
+  PeerSession,
+  SessionPool
 } from '@narthex/p2p'
 import type { Store } from '@narthex/store'
 import createDebug from 'debug'
@@ -51,6 +52,8 @@ export class SwarmSource implements NarSource {
   readonly #scores: PeerScores
   /** Peer id → a session kept open for HAVE questions (see #have). */
   readonly #haveSessions = new Map<string, Promise<PeerSession>>()
+  /** Fetch sessions kept between downloads: a closure's next NAR starts on the last one's stream. */
+  readonly #sessions = new SessionPool()
 
   constructor(init: SwarmSourceInit) {
     this.#node = init.node
@@ -111,11 +114,11 @@ export class SwarmSource implements NarSource {
     }
   }
 
-  /** Close the sessions kept for HAVE questions. */
+  /** Close the sessions kept for HAVE questions and between downloads. */
   async stop(): Promise<void> {
     const sessions = [...this.#haveSessions.values()]
     this.#haveSessions.clear()
-    await Promise.allSettled(sessions.map((p) => p.then((s) => s.close())))
+    await Promise.allSettled([...sessions.map((p) => p.then((s) => s.close())), this.#sessions.stop()])
   }
 
   async open(req: NarRequest, opts: { signal?: AbortSignal } = {}): Promise<NarFetch> {
@@ -124,7 +127,8 @@ export class SwarmSource implements NarSource {
       {
         node: this.#node,
         sink: readOnlySink(this.#store),
-        scores: this.#scores
+        scores: this.#scores,
+        sessions: this.#sessions
       },
       req.narHash,
       {

@@ -57,6 +57,15 @@ export const MAX_OUTBOUND_FETCH_STREAMS_PER_CONNECTION = 16
 export const MAX_CONCURRENT_FETCH_STREAMS = 256
 
 /**
+ * Idle fetch sessions a downloader's SessionPool keeps per peer for the next download (session-pool.ts). Few: a
+ * kept session holds one of the server's MAX_INBOUND_FETCH_STREAMS_PER_CONNECTION.
+ */
+export const SESSION_POOL_MAX_IDLE_PER_PEER = 2
+
+/** A kept fetch session unused this long is closed: well under SERVER_STREAM_IDLE_TIMEOUT_MS, so we close first. */
+export const SESSION_POOL_IDLE_MS = 5_000
+
+/**
  * A fetch stream on which no request arrives for this long is closed by the server: an idle client holds a slot
  * and memory. Also bounds a reader that never reads (the server's write then waits for a drain that never comes).
  */

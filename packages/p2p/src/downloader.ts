@@ -59,6 +59,7 @@ import type { NarthexNode } from './node.js'
 import { PeerScores } from './peer-scores.js'
 import { PeerSession } from './peer-session.js'
 import { type FindProvidersOptions, findProviders } from './providers.js'
+import type { SessionPool } from './session-pool.js'
 
 const log = debug('narthex:p2p:download')
 /** Peers named, with what went wrong, in a DownloadFailedError's message. */
@@ -69,6 +70,11 @@ export interface DownloadComponents {
   readonly sink: ChunkSink
   /** Shared reputation; bans outlive one download. A fresh one per download when omitted. */
   readonly scores?: PeerScores
+  /**
+   * Fetch sessions kept between downloads (session-pool.ts): a download starts on an idle one to a peer instead
+   * of a new stream, and hands its sessions back at the end. Without one, sessions are opened and closed per download.
+   */
+  readonly sessions?: SessionPool
 }
 
 export interface DownloadProgress {
@@ -286,7 +292,7 @@ export class NarDownload {
       clearInterval(watchdog)
       outer?.removeEventListener('abort', onAbort)
       this.controller.abort(new Error('download finished'))
-      for (const p of this.peers.values()) void p.session.close()
+      for (const p of this.peers.values()) this.release(p.session)
       this.peers.clear()
       // Discovery may be waiting for room for another peer: let it see the abort and end.
       this.notifyPeers()
@@ -389,15 +395,36 @@ export class NarDownload {
     w?.()
   }
 
+  /** A session is done with: back to the pool when there is one (it closes what it cannot keep), else closed. */
+  private release(session: PeerSession): void {
+    if (this.components.sessions !== undefined) this.components.sessions.release(session)
+    else void session.close()
+  }
+
   private async probe(peer: PeerId): Promise<void> {
     const id = peer.toString()
     const timeout = this.options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS
-    let session: PeerSession | undefined
+    let session: PeerSession | undefined = this.components.sessions?.take(peer)
     try {
       const signal = deadline(timeout, this.signal)
-      session = await PeerSession.open(this.components.node, peer, { signal })
-      if (!(await session.have(this.narCid, { signal }))) {
-        await session.close()
+      let has: boolean
+      if (session !== undefined) {
+        try {
+          has = await session.have(this.narCid, { signal })
+        } catch (err) {
+          if (this.signal.aborted) throw err
+          // A kept session the peer closed meanwhile (its own idle timer, a restart): not the peer's fault.
+          log('kept session to %s failed (%s): asking on a new stream', id, (err as Error).message)
+          session.abort(err as Error)
+          session = undefined
+        }
+      }
+      if (session === undefined) {
+        session = await PeerSession.open(this.components.node, peer, { signal })
+        has = await session.have(this.narCid, { signal })
+      }
+      if (!has!) {
+        this.release(session)
         return
       }
       if (this.signal.aborted || this.scores.isBanned(peer)) {

@@ -52,6 +52,11 @@ export class FrameReader {
     return this.buffer.byteLength
   }
 
+  /** Whether the stream ended (or closed) for reading: nothing more will arrive. */
+  get isEnded(): boolean {
+    return this.ended
+  }
+
   private readonly onMessage = (evt: StreamMessageEvent): void => {
     this.buffer.append(evt.data)
     this.received += evt.data.byteLength

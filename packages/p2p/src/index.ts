@@ -45,4 +45,5 @@ export {
 export { type BanRecord, PeerScores } from './peer-scores.js'
 export { PeerSession, type PeerSessionInit } from './peer-session.js'
 export { type FindProvidersOptions, findProviders } from './providers.js'
+export { SessionPool, type SessionPoolInit } from './session-pool.js'
 export { chunkSinkFromStore, chunkSourceFromStore } from './store-adapter.js'

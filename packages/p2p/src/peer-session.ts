@@ -26,6 +26,10 @@ export class PeerSession {
   private readonly reader: FrameReader
   private chain: Promise<unknown> = Promise.resolve()
   private closed = false
+  /** Requests sent whose replies have not all been read. */
+  private inFlight = 0
+  /** A request or its reply failed: the stream may be out of step with its requests, never to be reused. */
+  private broken = false
   readonly maxChunkBytes: number
   readonly maxManifestBytes: number
 
@@ -61,6 +65,52 @@ export class PeerSession {
     return !this.closed && this.stream.status === 'open'
   }
 
+  /**
+   * Whether another download may use this session (SessionPool): open both ways, every reply to every request read,
+   * none failed, and no byte waiting that nobody asked for.
+   */
+  get reusable(): boolean {
+    return (
+      this.isOpen &&
+      this.inFlight === 0 &&
+      !this.broken &&
+      this.reader.buffered === 0 &&
+      !this.reader.isEnded &&
+      this.stream.writeStatus === 'writable' &&
+      this.stream.remoteWriteStatus === 'writable' &&
+      this.stream.remoteReadStatus === 'readable'
+    )
+  }
+
+  /**
+   * Send one request and queue reading its replies after those of every earlier request. Any failure marks the
+   * session broken (not reusable): a request half written or a reply half read leaves the stream out of step.
+   */
+  private async request<T>(
+    frame: Uint8Array | Uint8ArrayList,
+    options: { signal?: AbortSignal },
+    read: () => Promise<T>
+  ): Promise<T> {
+    this.inFlight++
+    try {
+      await writeFrame(this.stream, frame, options)
+    } catch (err) {
+      this.broken = true
+      this.inFlight--
+      throw err
+    }
+    return this.enqueue(async () => {
+      try {
+        return await read()
+      } catch (err) {
+        this.broken = true
+        throw err
+      } finally {
+        this.inFlight--
+      }
+    })
+  }
+
   /** Queue reading replies after those of every earlier request. */
   private enqueue<T>(read: () => Promise<T>): Promise<T> {
     const p = this.chain.then(read)
@@ -78,8 +128,7 @@ export class PeerSession {
 
   /** Does the peer hold the whole NAR? */
   async have(narCid: CID, options: { signal?: AbortSignal } = {}): Promise<boolean> {
-    await writeFrame(this.stream, encodeRequest({ type: 'HAVE', narCid }), options)
-    return this.enqueue(async () => {
+    return this.request(encodeRequest({ type: 'HAVE', narCid }), options, async () => {
       const reply = await this.readReply(2, options.signal)
       if (reply.type !== 'HAVE_REPLY')
         throw new MalformedMessageError(`expected HAVE_REPLY, got ${reply.type}`)
@@ -89,8 +138,7 @@ export class PeerSession {
 
   /** The NAR's encoded manifest, or undefined when the peer does not have it. Not verified here. */
   async getManifest(narCid: CID, options: { signal?: AbortSignal } = {}): Promise<Uint8Array | undefined> {
-    await writeFrame(this.stream, encodeRequest({ type: 'GET_MANIFEST', narCid }), options)
-    return this.enqueue(async () => {
+    return this.request(encodeRequest({ type: 'GET_MANIFEST', narCid }), options, async () => {
       const reply = await this.readReply(this.maxManifestBytes + 1, options.signal)
       if (reply.type === 'NOT_FOUND') return undefined
       if (reply.type !== 'MANIFEST') throw new MalformedMessageError(`expected MANIFEST, got ${reply.type}`)
@@ -108,8 +156,7 @@ export class PeerSession {
     onChunk: (index: number, bytes: Uint8ArrayList | undefined) => void | Promise<void>,
     options: { signal?: AbortSignal } = {}
   ): Promise<void> {
-    await writeFrame(this.stream, encodeRequest({ type: 'GET_CHUNKS', cids }), options)
-    return this.enqueue(async () => {
+    return this.request(encodeRequest({ type: 'GET_CHUNKS', cids }), options, async () => {
       for (let i = 0; i < cids.length; i++) {
         const reply = await this.readReply(this.maxChunkBytes + 1, options.signal)
         if (reply.type === 'NOT_FOUND') await onChunk(i, undefined)
