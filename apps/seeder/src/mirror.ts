@@ -15,7 +15,7 @@
 import { deadline } from '@narthex/abort'
 import { narCidFromNarHash, sameNarHash } from '@narthex/content'
 import { parseNarinfo } from '@narthex/nix'
-import { chunkSinkFromStore, findProviders, NarDownload, type NarthexNode } from '@narthex/p2p'
+import { chunkSinkFromStore, findProviders, NarDownload, type NarthexNode, SessionPool } from '@narthex/p2p'
 import { importFromBinaryCache, type Store } from '@narthex/store'
 import debug from 'debug'
 import {
@@ -89,6 +89,8 @@ export class Mirror {
   private timer: NodeJS.Timeout | undefined
   private controller = new AbortController()
   private round: Promise<void> | undefined
+  /** Fetch sessions kept between the round's downloads (many small NARs from the same few peers). */
+  private sessions = new SessionPool()
 
   constructor(private readonly init: MirrorInit) {
     if (!init.policy.hasOrchestrator) {
@@ -98,6 +100,7 @@ export class Mirror {
 
   start(): void {
     this.controller = new AbortController()
+    this.sessions = new SessionPool()
     const run = () => {
       if (this.round !== undefined) return
       this.round = this.runOnce()
@@ -115,6 +118,7 @@ export class Mirror {
     clearInterval(this.timer)
     this.controller.abort()
     await this.round
+    await this.sessions.stop()
   }
 
   /** One round (see the module comment). */
@@ -188,7 +192,7 @@ export class Mirror {
     const timeout = deadline(MIRROR_DOWNLOAD_TIMEOUT_MS, signal)
     try {
       const download = new NarDownload(
-        { node, sink: chunkSinkFromStore(store, { narinfo: c.narinfo }) },
+        { node, sink: chunkSinkFromStore(store, { narinfo: c.narinfo }), sessions: this.sessions },
         c.narHash,
         { manifestRoot: c.manifestRoot, narSize: c.narSize, signal: timeout }
       )
