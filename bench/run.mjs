@@ -25,6 +25,10 @@ const BENCHMARKS = {
     'bench/p2p/connect.ts',
     'CPU per libp2p connection: socket-level TLS vs @libp2p/tls vs noise'
   ],
+  'p2p-small': [
+    'bench/p2p/small-nars.ts',
+    'many small NARs from one seeder: a fetch stream per download vs sessions kept in a SessionPool'
+  ],
   'p2p-dht': ['bench/p2p/dht.ts', 'provide/findProviders latency in a 20-node DHT; announcing 10,000 NARs'],
   'p2p-soak': [
     'bench/p2p/soak.ts',
