@@ -94,6 +94,24 @@ describe('fetch sessions kept between downloads (SessionPool)', () => {
     assert.equal(server.stats.streams, 2)
   })
 
+  it('asks again on a new stream when a kept session fails under its first request', async () => {
+    const { client, seeder, server, nars } = await network([400, 900])
+    const sessions = pool()
+    const scores = new PeerScores()
+    assert.ok(same(await collect(download(client, nars[0]!, { sessions, scores }).bytes()), nars[0]!.bytes))
+    assert.equal(sessions.idle, 1)
+    // The server resets its end; in this same turn of the event loop the client cannot have heard of it yet, so
+    // the next download takes the kept session as usable and its HAVE meets the reset.
+    for (const stream of (server as unknown as { active: Set<{ abort(err: Error): void }> }).active)
+      stream.abort(new Error('server gave the stream up'))
+    const dl = download(client, nars[1]!, { sessions, scores })
+    assert.ok(same(await collect(dl.bytes()), nars[1]!.bytes))
+    assert.equal(sessions.reused, 1, 'the kept session was taken')
+    assert.equal(server.stats.streams, 2, 'and the HAVE asked again on a new stream')
+    assert.equal(scores.score(seeder.peerId.toString()), new PeerScores().score(seeder.peerId.toString()))
+    assert.equal(dl.stats.resets + dl.stats.stalls, 0)
+  })
+
   it('does not keep a session whose replies were not all read', async () => {
     const { client, nars } = await network([8 * 1024 * 1024])
     const sessions = pool()
