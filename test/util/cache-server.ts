@@ -16,6 +16,8 @@ export interface CacheServer {
   readonly hits: Map<string, number>
   /** In-memory files by path (`/x.narinfo`); take precedence over the directory. */
   readonly files: Map<string, Uint8Array | string>
+  /** Extra response headers of an in-memory file, by path (e.g. the orchestrator's `x-narthex-manifest-root`). */
+  readonly headers: Map<string, Record<string, string>>
   /** Hold every `/nar/` response until `release()`. */
   hold(): void
   release(): void
@@ -27,6 +29,7 @@ export interface CacheServer {
 export async function startCacheServer(opts: { dir?: string } = {}): Promise<CacheServer> {
   const hits = new Map<string, number>()
   const files = new Map<string, Uint8Array | string>()
+  const headers = new Map<string, Record<string, string>>()
   let gate: Promise<void> | undefined
   let open: (() => void) | undefined
   const server: Server = createServer(async (req, res) => {
@@ -36,7 +39,7 @@ export async function startCacheServer(opts: { dir?: string } = {}): Promise<Cac
     const mem = files.get(path)
     if (mem !== undefined) {
       const body = typeof mem === 'string' ? Buffer.from(mem) : Buffer.from(mem)
-      res.writeHead(200, { 'Content-Length': body.length })
+      res.writeHead(200, { ...headers.get(path), 'Content-Length': body.length })
       res.end(req.method === 'HEAD' ? undefined : body)
       return
     }
@@ -58,6 +61,7 @@ export async function startCacheServer(opts: { dir?: string } = {}): Promise<Cac
     url: `http://127.0.0.1:${port}`,
     hits,
     files,
+    headers,
     hold() {
       gate = new Promise((resolve) => {
         open = resolve

@@ -1,6 +1,6 @@
 /** Small helpers for the shim's outgoing HTTP requests (orchestrator, upstream caches). */
 
-import http from 'node:http'
+import http, { type IncomingHttpHeaders } from 'node:http'
 import https from 'node:https'
 
 /** Read a response body as text, refusing more than `max` bytes (the excess is never buffered). */
@@ -31,6 +31,8 @@ export interface TextResponse {
   readonly status: number
   /** The body, read for status 200 only. */
   readonly text?: string
+  /** The response headers (names in lower case). */
+  readonly headers: IncomingHttpHeaders
 }
 
 /**
@@ -53,7 +55,7 @@ export function getText(
       const status = res.statusCode ?? 0
       if (status !== 200) {
         res.resume() // drain, so the connection can be reused
-        resolve({ status })
+        resolve({ status, headers: res.headers })
         return
       }
       if (Number(res.headers['content-length'] ?? '0') > opts.max) {
@@ -72,7 +74,9 @@ export function getText(
         }
         parts.push(part)
       })
-      res.on('end', () => resolve({ status, text: Buffer.concat(parts).toString('utf8') }))
+      res.on('end', () =>
+        resolve({ status, text: Buffer.concat(parts).toString('utf8'), headers: res.headers })
+      )
       res.on('error', reject)
       res.on('aborted', () => reject(new Error('response aborted')))
     })

@@ -1,11 +1,16 @@
 /**
  * The orchestrator as a NarinfoSource, over its HTTP API (docs/api.md):
  * - `GET /<hashpart>.narinfo` → the signed narinfo of an agreed output (404 when there is none). This is what
- *   the shim serves, byte for byte.
- * - `GET /api/v1/agreements/<hashpart>` → the agreement record (JSON), whose `agreement.manifestRoot` lets the
- *   swarm downloader check every chunk as it arrives. Asked only after a narinfo was found; when it is missing
- *   or does not match the narinfo (NarHash, StorePath), the path is still served, from upstreams only (their NARs
- *   are checked against NarHash as a whole).
+ *   the shim serves, byte for byte. Its `x-narthex-manifest-root` header carries the agreed manifest root, which
+ *   lets the swarm downloader check every chunk as it arrives: one request per path.
+ * - `GET /api/v1/agreements/<hashpart>` → the agreement record (JSON), asked only when a narinfo came without that
+ *   header (an orchestrator from before it, or another narinfo source); its `agreement.manifestRoot` is used when
+ *   the record matches the narinfo (NarHash, StorePath, NarSize). Without a root the path is still served, from
+ *   upstreams only (their NARs are checked against NarHash as a whole).
+ *
+ * A root from either place is as trusted as the narinfo's channel, and no more is needed: the downloader takes a
+ * manifest only if it hashes to the root and describes the narinfo's NarHash and NarSize, so a wrong root can
+ * make a download fail, never deliver other bytes.
  *
  * A plain binary cache (narinfos signed by some key, no agreement route) therefore also works as the narinfo
  * source; the end-to-end tests use that.
@@ -33,25 +38,30 @@ export class OrchestratorClient implements NarinfoSource {
   }
 
   async lookup(hashPart: string, opts: { signal?: AbortSignal } = {}): Promise<AgreedNarinfo | undefined> {
-    const text = await this.#get(`/${hashPart}.narinfo`, MAX_NARINFO_BYTES, 'narinfo too large', opts.signal)
-    if (text === undefined) return undefined
-    const manifestRoot = await this.#manifestRoot(hashPart, text, opts.signal).catch((err: Error) => {
-      log('no agreement record for %s: %s', hashPart, err.message)
-      return undefined
-    })
+    const res = await this.#get(`/${hashPart}.narinfo`, MAX_NARINFO_BYTES, 'narinfo too large', opts.signal)
+    if (res === undefined) return undefined
+    const { text } = res
+    const header = res.headers['x-narthex-manifest-root']
+    const manifestRoot =
+      typeof header === 'string' && CID.test(header)
+        ? header
+        : await this.#manifestRoot(hashPart, text, opts.signal).catch((err: Error) => {
+            log('no agreement record for %s: %s', hashPart, err.message)
+            return undefined
+          })
     log('%s.narinfo: %d bytes%s', hashPart, text.length, manifestRoot ? `, manifest ${manifestRoot}` : '')
     return manifestRoot === undefined ? { text } : { text, manifestRoot }
   }
 
   async #manifestRoot(hashPart: string, narinfo: string, signal?: AbortSignal): Promise<string | undefined> {
-    const text = await this.#get(
+    const res = await this.#get(
       `/api/v1/agreements/${hashPart}`,
       MAX_AGREEMENT_BYTES,
       'record too large',
       signal
     )
-    if (text === undefined) return undefined
-    const body = JSON.parse(text)
+    if (res === undefined) return undefined
+    const body = JSON.parse(res.text)
     const a = body?.agreement
     const fields = readNarinfo(narinfo)
     if (typeof a?.manifestRoot !== 'string' || !CID.test(a.manifestRoot)) {
@@ -63,8 +73,13 @@ export class OrchestratorClient implements NarinfoSource {
     return a.manifestRoot
   }
 
-  /** GET a path: its body for 200, undefined for 404/403, OrchestratorError otherwise (redirects too). */
-  async #get(path: string, max: number, tooLarge: string, signal?: AbortSignal): Promise<string | undefined> {
+  /** GET a path: its body and headers for 200, undefined for 404/403, OrchestratorError otherwise (redirects too). */
+  async #get(
+    path: string,
+    max: number,
+    tooLarge: string,
+    signal?: AbortSignal
+  ): Promise<{ text: string; headers: TextResponse['headers'] } | undefined> {
     let res: TextResponse
     try {
       res = await getText(new URL(`${this.#base}${path}`), {
@@ -76,7 +91,7 @@ export class OrchestratorClient implements NarinfoSource {
       if (err instanceof OrchestratorError) throw err
       throw new OrchestratorError(`orchestrator unreachable: ${(err as Error).message}`)
     }
-    if (res.status === 200) return res.text ?? ''
+    if (res.status === 200) return { text: res.text ?? '', headers: res.headers }
     if (res.status === 404 || res.status === 403) return undefined
     throw new OrchestratorError(`orchestrator answered ${res.status} for ${path}`)
   }

@@ -139,6 +139,25 @@ for (const spool of ['memory', 'file'] as const)
       assert.deepEqual(swarm.requests, [{ narHash: p.narHash, manifestRoot: ROOT }, { narHash: q.narHash }])
     })
 
+    it("takes the manifest root from the narinfo's x-narthex-manifest-root header, in one request", async () => {
+      const p = fakePath('header-root', 10_000)
+      const q = fakePath('header-not-a-cid', 10_000)
+      for (const x of [p, q]) {
+        orch.files.set(`/${x.hashPart}.narinfo`, x.narinfo)
+        swarm.add(x)
+      }
+      orch.headers.set(`/${p.hashPart}.narinfo`, { 'x-narthex-manifest-root': ROOT })
+      // Not a CID: ignored, and the agreement record (absent here) is asked as before.
+      orch.headers.set(`/${q.hashPart}.narinfo`, { 'x-narthex-manifest-root': 'Qm-not-a-cid' })
+      for (const x of [p, q]) {
+        assert.equal((await get(shim.url, `/${x.hashPart}.narinfo`)).status, 200)
+        assert.ok((await get(shim.url, `/nar/${x.narKey}.nar`)).body.equals(x.bytes))
+      }
+      assert.deepEqual(swarm.requests, [{ narHash: p.narHash, manifestRoot: ROOT }, { narHash: q.narHash }])
+      assert.equal(orch.count(`/api/v1/agreements/${p.hashPart}`), 0, 'no second request with the header')
+      assert.equal(orch.count(`/api/v1/agreements/${q.hashPart}`), 1)
+    })
+
     it('abandons a source that stalls before sending anything and falls back to the next', async () => {
       const p = fakePath('stalled', 300_000)
       orch.files.set(`/${p.hashPart}.narinfo`, p.narinfo)
