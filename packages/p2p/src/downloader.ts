@@ -401,29 +401,40 @@ export class NarDownload {
     else void session.close()
   }
 
+  /**
+   * A session to `peer` that has answered HAVE: a kept one when the pool has one still working, else a new stream.
+   * A kept session the peer closed meanwhile (its own idle timer, a restart) is not the peer's fault: its failure
+   * is logged and the question asked again on a new stream; only a failure there counts against the peer.
+   */
+  private async openAndAsk(
+    peer: PeerId,
+    signal: AbortSignal
+  ): Promise<{ session: PeerSession; has: boolean }> {
+    const kept = this.components.sessions?.take(peer)
+    if (kept !== undefined) {
+      try {
+        return { session: kept, has: await kept.have(this.narCid, { signal }) }
+      } catch (err) {
+        kept.abort(err as Error)
+        if (this.signal.aborted) throw err
+        log('kept session to %s failed (%s): asking on a new stream', peer.toString(), (err as Error).message)
+      }
+    }
+    const session = await PeerSession.open(this.components.node, peer, { signal })
+    try {
+      return { session, has: await session.have(this.narCid, { signal }) }
+    } catch (err) {
+      session.abort(err as Error)
+      throw err
+    }
+  }
+
   private async probe(peer: PeerId): Promise<void> {
     const id = peer.toString()
     const timeout = this.options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS
-    let session: PeerSession | undefined = this.components.sessions?.take(peer)
     try {
-      const signal = deadline(timeout, this.signal)
-      let has: boolean
-      if (session !== undefined) {
-        try {
-          has = await session.have(this.narCid, { signal })
-        } catch (err) {
-          if (this.signal.aborted) throw err
-          // A kept session the peer closed meanwhile (its own idle timer, a restart): not the peer's fault.
-          log('kept session to %s failed (%s): asking on a new stream', id, (err as Error).message)
-          session.abort(err as Error)
-          session = undefined
-        }
-      }
-      if (session === undefined) {
-        session = await PeerSession.open(this.components.node, peer, { signal })
-        has = await session.have(this.narCid, { signal })
-      }
-      if (!has!) {
+      const { session, has } = await this.openAndAsk(peer, deadline(timeout, this.signal))
+      if (!has) {
         this.release(session)
         return
       }
@@ -445,7 +456,6 @@ export class NarDownload {
       this.notifyPeers()
       this.schedule()
     } catch (err) {
-      session?.abort(err as Error)
       if (!this.signal.aborted) {
         this.troubles.set(id, `probe failed: ${(err as Error).message}`)
         this.scores.penalise(peer, STALL_PENALTY, `probe failed: ${(err as Error).message}`)
