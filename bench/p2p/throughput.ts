@@ -22,7 +22,8 @@ const { values } = parseArgs({
   options: {
     'size-mib': { type: 'string', default: '256' },
     rounds: { type: 'string', default: '3' },
-    only: { type: 'string' }
+    only: { type: 'string' },
+    'warm-up': { type: 'boolean', default: false }
   }
 })
 const SIZE = Number(values['size-mib']) * 1024 * 1024
@@ -43,6 +44,8 @@ const noise = { encryption: ['noise'] }
 const tls = { encryption: ['tls'] }
 /** @libp2p/tls as published (TLS over a JavaScript stream): the same protocol as `tls`, for comparison */
 const libp2pTls = { encryption: ['libp2p-tls'] }
+/** The downloader's per-peer window before 2026-11-23 evening: 32 MiB in flight, in 4 MiB requests */
+const w32M = { peerWindowBytes: 32 * MiB, requestBatchBytes: 4 * MiB }
 const win = (w: number) => ({ initialStreamWindowSize: w, maxStreamWindowSize: w })
 const scenarios: Scenario[] = [
   { name: 'tcp', mode: 'tcp', seeders: 1 },
@@ -53,6 +56,15 @@ const scenarios: Scenario[] = [
   { name: 'noise x4', mode: 'libp2p', seeders: 4, options: noise, client: noise },
   { name: 'tls x1', mode: 'libp2p', seeders: 1, options: tls, client: tls },
   { name: 'tls x2', mode: 'libp2p', seeders: 2, options: tls, client: tls },
+  { name: 'tls x2 w32M', mode: 'libp2p', seeders: 2, options: tls, client: tls, download: w32M },
+  {
+    name: 'tls x2 store w32M',
+    mode: 'libp2p',
+    seeders: 2,
+    options: { ...tls, store: true },
+    client: tls,
+    download: w32M
+  },
   { name: 'tls x4', mode: 'libp2p', seeders: 4, options: tls, client: tls },
   { name: 'libp2p-tls x1', mode: 'libp2p', seeders: 1, options: libp2pTls, client: libp2pTls },
   { name: 'libp2p-tls x2', mode: 'libp2p', seeders: 2, options: libp2pTls, client: libp2pTls },
@@ -64,7 +76,7 @@ const scenarios: Scenario[] = [
     seeders: 1,
     options: { ...tls, ...win(16 * MiB) },
     client: { ...tls, yamux: win(16 * MiB) },
-    download: { peerWindowBytes: 32 * MiB, requestBatchBytes: 4 * MiB }
+    download: w32M
   },
   {
     name: 'tls x2 deep',
@@ -72,7 +84,7 @@ const scenarios: Scenario[] = [
     seeders: 2,
     options: { ...tls, ...win(16 * MiB) },
     client: { ...tls, yamux: win(16 * MiB) },
-    download: { peerWindowBytes: 32 * MiB, requestBatchBytes: 4 * MiB }
+    download: w32M
   },
   {
     // the yamux setting before 2026-11-23 (a 16 MiB initial window, overrunning standard peers); with @libp2p/tls
@@ -118,6 +130,7 @@ function startServer(mode: string, file: string, options: object): Promise<Serve
       [
         ...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []),
         ...(process.env.BENCH_IMPORT ? ['--import', process.env.BENCH_IMPORT] : []),
+        ...(process.env.BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? []),
         ...['--import', 'tsx', '--conditions', 'source', 'bench/p2p/seeder-process.ts', mode, file],
         JSON.stringify(options)
       ],
@@ -221,6 +234,16 @@ async function heliaReceive(server: Server): Promise<number> {
   }
 }
 
+function receive(sc: Scenario, servers: Server[]): Promise<number> {
+  return sc.mode === 'tcp'
+    ? tcpReceive(servers[0]!.info.port!)
+    : sc.mode === 'http'
+      ? httpReceive(servers[0]!.info.port!)
+      : sc.mode === 'helia'
+        ? heliaReceive(servers[0]!)
+        : p2pReceive(servers, sc.client ?? {}, sc.download ?? {})
+}
+
 const TICK = 100 // USER_HZ: /proc/<pid>/stat counts CPU time in 1/100 s on Linux
 
 /** CPU seconds (user + system, all threads) the server processes have used. */
@@ -252,17 +275,13 @@ try {
         Array.from({ length: sc.seeders }, () => startServer(sc.mode, file, sc.options ?? {}))
       )
       try {
+        // Long-running seeders have compiled their hot code long before a download; a server process started
+        // for the round has not. --warm-up runs one untimed download from the same servers first.
+        if (values['warm-up']) await receive(sc, servers)
         const cpu0 = process.cpuUsage()
         const servers0 = await serversCpu(servers)
         const t0 = process.hrtime.bigint()
-        const n =
-          sc.mode === 'tcp'
-            ? await tcpReceive(servers[0]!.info.port!)
-            : sc.mode === 'http'
-              ? await httpReceive(servers[0]!.info.port!)
-              : sc.mode === 'helia'
-                ? await heliaReceive(servers[0]!)
-                : await p2pReceive(servers, sc.client ?? {}, sc.download ?? {})
+        const n = await receive(sc, servers)
         const s = Number(process.hrtime.bigint() - t0) / 1e9
         const c = process.cpuUsage(cpu0)
         const sc1 = (await serversCpu(servers)) - servers0
