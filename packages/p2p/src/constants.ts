@@ -202,11 +202,12 @@ export const MAX_PROVIDERS_PER_LOOKUP = 20
 
 /**
  * Bytes requested but not yet received from one peer. Throughput per peer is at most this / round trip: 8 MiB
- * carries 1 Gbit/s over a 65 ms round trip, and several peers add up. Deeper is not free: bytes in flight are
- * objects that live long enough to reach V8's old generation, so a deep window buys major garbage collections.
- * Measured from two seeders on loopback (bench/p2p, 2026-11-23): 8 MiB in 2 MiB requests 1.3x the throughput of
- * 32 MiB in 4 MiB requests, with ~25 % less CPU per byte at the receiver and no mark-compact at all in its
- * profile. MAX_AHEAD_BYTES still caps the total in flight.
+ * carries 1 Gbit/s over a 65 ms round trip, and several peers add up. Deeper is not free: what a deep window
+ * brings in waits longer at the receiver (yamux buffers, the reorder queue), long enough to reach V8's old
+ * generation, and then costs major garbage collections. Measured from two seeders on loopback (bench/p2p,
+ * 2026-11-23): 8 MiB in 2 MiB requests gave 1.3x the throughput of 32 MiB in 4 MiB requests, with 25-30 % less
+ * CPU per byte at the receiver and no major collection in its profile. MAX_AHEAD_BYTES still caps the total in
+ * flight.
  */
 export const PEER_WINDOW_BYTES = 8 * MiB
 
