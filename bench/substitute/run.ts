@@ -16,6 +16,7 @@ import { loadavg } from 'node:os'
 import { basename, join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { requestStatus } from '@narthex/seeder'
+import { requestShimStatus } from '@narthex/shim'
 import { narthex, nixEnv, run, runOk, substituteArgs, tempDir, waitFor } from '../../test/util/index.js'
 import { type Program, startProgram } from '../../test/util/network.js'
 
@@ -430,11 +431,16 @@ try {
     )
     return { url, data, program: shim.program, pid: shim.program.child.pid! }
   }
-  /** Every fetch finished and imported into the shim's store (its spool directory is empty). */
+  /**
+   * Every fetch finished and imported into the shim's store: no NAR in flight (fetching, or waiting for its
+   * import: the shim imports once Nix's traffic pauses) and its spool directory empty.
+   */
   const settled = (data: string) =>
     waitFor(
       'the shim to finish importing',
-      async () => (await readdir(join(data, 'tmp'))).length === 0,
+      async () =>
+        ((await requestShimStatus(data)) as { fetches: { inFlight: number } }).fetches.inFlight === 0 &&
+        (await readdir(join(data, 'tmp'))).length === 0,
       300_000
     )
 

@@ -124,6 +124,17 @@ export const MEMORY_SPOOL_BYTES = 1024 * 1024
 /** NAR bytes fetched into memory at once, over all fetches; beyond it, small NARs spool to files too. */
 export const MEMORY_SPOOL_TOTAL_BYTES = 64 * 1024 * 1024
 
+/**
+ * A fetched NAR is imported into the chunk store only once the shim has neither fetched nor streamed a NAR for
+ * this long: serving Nix comes first, filling the cache after. In a cold closure of 500 small paths the imports
+ * (an fsync'd chunk file, manifest and index entry each) took ~1.5 CPU-s of the shim's ~4.4 while Nix waited
+ * (docs/benchmarks.md, "substitute"). Until a NAR is imported, requests for it read its spool.
+ */
+export const IMPORT_QUIET_MS = 250
+
+/** The longest a fetched NAR waits for a quiet moment before it is imported anyway (a shim that never rests). */
+export const IMPORT_MAX_DEFER_MS = 10_000
+
 /** Nix's store directory; `nix-cache-info` must state the client's. */
 export const STORE_DIR = '/nix/store'
 

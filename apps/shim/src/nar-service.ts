@@ -10,11 +10,14 @@
  */
 import { createHash } from 'node:crypto'
 import { type FileHandle, open, unlink } from 'node:fs/promises'
+import { setTimeout as delay } from 'node:timers/promises'
 import { parseSha256 } from '@narthex/nix'
 import createDebug from 'debug'
 import type { FetchRecord } from './activity.js'
 import {
   FIRST_BYTE_TIMEOUT_MS,
+  IMPORT_MAX_DEFER_MS,
+  IMPORT_QUIET_MS,
   MEMORY_SPOOL_BYTES,
   MEMORY_SPOOL_TOTAL_BYTES,
   READ_CHUNK_BYTES,
@@ -44,6 +47,10 @@ export interface NarServiceInit {
   /** NARs up to this size are fetched into memory instead of a spool file (default MEMORY_SPOOL_BYTES). */
   readonly memorySpoolBytes?: number
   readonly stallTimeoutMs?: number
+  /** Imports wait for this long without NAR traffic (default IMPORT_QUIET_MS; 0: import at once). */
+  readonly importQuietMs?: number
+  /** ...but no longer than this after the NAR was fetched (default IMPORT_MAX_DEFER_MS). */
+  readonly importMaxDeferMs?: number
   /** Told of every network fetch when it ends (for `narthex status`). */
   readonly onFetched?: (record: FetchRecord) => void
 }
@@ -53,6 +60,8 @@ export interface NarServiceStats {
   readonly fetches: number
   readonly fetchesFailed: number
   readonly servedFromCache: number
+  /** NARs being fetched, or fetched and waiting for their import into the chunk store (read from their spools). */
+  readonly inFlight: number
 }
 
 /** An opened NAR range: iterate `stream`, then `close()`. */
@@ -69,10 +78,15 @@ export class NarService {
   readonly #firstByteTimeoutMs: number
   readonly #memorySpoolBytes: number
   readonly #stallTimeoutMs: number
+  readonly #importQuietMs: number
+  readonly #importMaxDeferMs: number
   readonly #onFetched: ((record: FetchRecord) => void) | undefined
   readonly #flights = new Map<string, Flight>()
   readonly #stop = new AbortController()
   #imports: Promise<void> = Promise.resolve()
+  /** NAR streams open and flights fetching: work for Nix, which imports wait for. */
+  #busy = 0
+  #lastBusy = 0
   /** Bytes of the flights fetching into memory (MEMORY_SPOOL_TOTAL_BYTES at most). */
   #memoryBytes = 0
   #stats = { fetches: 0, fetchesFailed: 0, servedFromCache: 0 }
@@ -84,11 +98,13 @@ export class NarService {
     this.#firstByteTimeoutMs = init.firstByteTimeoutMs ?? FIRST_BYTE_TIMEOUT_MS
     this.#memorySpoolBytes = init.memorySpoolBytes ?? MEMORY_SPOOL_BYTES
     this.#stallTimeoutMs = init.stallTimeoutMs ?? STALL_TIMEOUT_MS
+    this.#importQuietMs = init.importQuietMs ?? IMPORT_QUIET_MS
+    this.#importMaxDeferMs = init.importMaxDeferMs ?? IMPORT_MAX_DEFER_MS
     this.#onFetched = init.onFetched
   }
 
   get stats(): NarServiceStats {
-    return { ...this.#stats }
+    return { ...this.#stats, inFlight: this.#flights.size }
   }
 
   /** Cancel running fetches and wait for them to settle. */
@@ -131,24 +147,72 @@ export class NarService {
       try {
         const stream = await this.#local.open(req.narHash, range, opts.signal)
         this.#stats.servedFromCache++
-        return { stream, close: async () => {} }
+        this.#enter()
+        let open = true
+        return {
+          stream,
+          close: async () => {
+            if (open) this.#leave()
+            open = false
+          }
+        }
       } catch (err) {
         if (!(err instanceof NarNotFoundError)) throw err
       }
     }
     const flight = this.#flight(req)
     flight.readers++
+    this.#enter()
     try {
       await waitReady(flight.ready, this.#firstByteTimeoutMs, opts.signal)
     } catch (err) {
+      this.#leave()
       await flight.release()
       throw err
     }
-    return { stream: flight.read(range), close: () => flight.release() }
+    let open = true
+    return {
+      stream: flight.read(range),
+      close: () => {
+        if (open) this.#leave()
+        open = false
+        return flight.release()
+      }
+    }
   }
 
+  #enter(): void {
+    this.#busy++
+    this.#lastBusy = Date.now()
+  }
+
+  #leave(): void {
+    this.#busy--
+    this.#lastBusy = Date.now()
+  }
+
+  /**
+   * Resolves once no NAR has been fetched or streamed for importQuietMs, importMaxDeferMs after `since` at the
+   * latest, or when the service stops.
+   */
+  async #quiet(since: number): Promise<void> {
+    const quietMs = this.#importQuietMs
+    const signal = this.#stop.signal
+    for (;;) {
+      const now = Date.now()
+      if (quietMs <= 0 || signal.aborted || now - since >= this.#importMaxDeferMs) return
+      const wait = this.#busy > 0 ? quietMs : this.#lastBusy + quietMs - now
+      if (wait <= 0) return
+      await delay(Math.min(wait, this.#importMaxDeferMs - (now - since)), undefined, { signal }).catch(
+        () => {}
+      )
+    }
+  }
+
+  /** Imports run one at a time, each once NAR traffic pauses (see #quiet). */
   #serialImport(task: () => Promise<void>): Promise<void> {
-    const run = this.#imports.then(task)
+    const since = Date.now()
+    const run = this.#imports.then(() => this.#quiet(since)).then(task)
     this.#imports = run.catch(() => {})
     return run
   }
@@ -163,7 +227,15 @@ export class NarService {
       flight = new Flight(req, inMemory ? undefined : this.#local.tmpPath())
       this.#flights.set(key, flight)
       const f = flight
+      this.#enter()
+      let fetching = true
+      const fetched = () => {
+        if (fetching) this.#leave()
+        fetching = false
+      }
+      void f.fetched.then(fetched)
       f.settled = this.#run(f).finally(() => {
+        fetched()
         if (inMemory) this.#memoryBytes -= req.narSize
         if (this.#flights.get(key) === f) this.#flights.delete(key)
       })

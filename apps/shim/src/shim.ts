@@ -71,6 +71,8 @@ export interface ShimInit {
     readonly negativeTtlMs?: number
     readonly firstByteTimeoutMs?: number
     readonly stallTimeoutMs?: number
+    readonly importQuietMs?: number
+    readonly importMaxDeferMs?: number
   }
   /** NARs up to this size are fetched into memory, not a spool file (default MEMORY_SPOOL_BYTES; tests use 0). */
   readonly memorySpoolBytes?: number
@@ -153,6 +155,8 @@ export class NarthexShim implements Shim {
       ...(init.seed !== false && init.reseeder !== undefined ? { reseeder: init.reseeder } : {}),
       ...(timing.firstByteTimeoutMs === undefined ? {} : { firstByteTimeoutMs: timing.firstByteTimeoutMs }),
       ...(timing.stallTimeoutMs === undefined ? {} : { stallTimeoutMs: timing.stallTimeoutMs }),
+      ...(timing.importQuietMs === undefined ? {} : { importQuietMs: timing.importQuietMs }),
+      ...(timing.importMaxDeferMs === undefined ? {} : { importMaxDeferMs: timing.importMaxDeferMs }),
       ...(init.memorySpoolBytes === undefined ? {} : { memorySpoolBytes: init.memorySpoolBytes }),
       onFetched: (r) => this.#activity.fetched(r)
     })

@@ -76,6 +76,78 @@ for (const spool of ['memory', 'file'] as const)
       assert.equal(up.count('/nar/'), 0)
     })
 
+    /** A shim of its own on this test's servers, with the given timings, stopped after `body`. */
+    async function withShim(
+      timing: { importQuietMs?: number; importMaxDeferMs?: number },
+      body: (s: Shim) => Promise<void>
+    ): Promise<void> {
+      const own = await tempDir('narthex-shim-import-')
+      const s = createShim({
+        data: own.path,
+        listen: { host: '127.0.0.1', port: 0 },
+        orchestrator: orch.url,
+        swarm,
+        prefetch: false,
+        fsync: false,
+        // a held stream must not count as stalled here
+        timing: { stallTimeoutMs: 60_000, ...timing },
+        ...(spool === 'file' ? { memorySpoolBytes: 0 } : {})
+      })
+      await s.start()
+      try {
+        await body(s)
+      } finally {
+        swarm.release()
+        await s.stop()
+        await own.cleanup()
+      }
+    }
+
+    /** `first` fetched and served; then `busy` streaming, held mid-way until swarm.release(). */
+    async function oneFetchedOneStreaming(s: Shim, name: string) {
+      const first = fakePath(`${name}-first`, 200 * 1024)
+      const busy = fakePath(`${name}-busy`, 1024 * 1024)
+      for (const p of [first, busy]) {
+        orch.files.set(`/${p.hashPart}.narinfo`, p.narinfo)
+        swarm.add(p)
+        assert.equal((await get(s.url, `/${p.hashPart}.narinfo`)).status, 200)
+      }
+      const a = await get(s.url, `/nar/${first.narKey}.nar`)
+      assert.equal(a.status, 200)
+      swarm.hold(128 * 1024)
+      const held = get(s.url, `/nar/${busy.narKey}.nar`)
+      return { first, busy, held }
+    }
+
+    it('imports what it fetched only once NAR traffic pauses, serving it from the spool meanwhile', async () => {
+      await withShim({}, async (s) => {
+        const { first, busy, held } = await oneFetchedOneStreaming(s, 'quiet')
+        // The second NAR streaming is traffic: the first one's import waits (it takes milliseconds otherwise).
+        await new Promise((resolve) => setTimeout(resolve, 1000))
+        assert.equal(s.stats().cachedNars, 0, 'imported while a NAR was streaming')
+        assert.equal(s.stats().nar.inFlight, 2)
+        const again = await get(s.url, `/nar/${first.narKey}.nar`)
+        assert.equal(again.status, 200)
+        assert.ok(again.body.equals(first.bytes), 'served from its spool meanwhile')
+        swarm.release()
+        const b = await held
+        assert.equal(b.status, 200)
+        assert.ok(b.body.equals(busy.bytes))
+        await waitFor('both imports once traffic paused', () => s.stats().cachedNars === 2, 10_000)
+        assert.equal(s.stats().nar.inFlight, 0)
+      })
+    })
+
+    it('imports anyway after importMaxDeferMs when traffic never pauses', async () => {
+      await withShim({ importMaxDeferMs: 300 }, async (s) => {
+        const { held } = await oneFetchedOneStreaming(s, 'restless')
+        await waitFor('the import despite the open stream', () => s.stats().cachedNars === 1, 10_000)
+        assert.equal(s.stats().nar.inFlight, 1)
+        swarm.release()
+        assert.equal((await held).status, 200)
+      })
+    })
+
     it('cuts the connection (never a complete 200) when the source fails mid-stream', async () => {
       const p = fakePath('flaky', 1024 * 1024)
       orch.files.set(`/${p.hashPart}.narinfo`, p.narinfo)
