@@ -147,14 +147,10 @@ export class NarService {
       try {
         const stream = await this.#local.open(req.narHash, range, opts.signal)
         this.#stats.servedFromCache++
-        this.#enter()
-        let open = true
+        const done = this.#busyUntil()
         return {
           stream,
-          close: async () => {
-            if (open) this.#leave()
-            open = false
-          }
+          close: async () => done()
         }
       } catch (err) {
         if (!(err instanceof NarNotFoundError)) throw err
@@ -162,33 +158,34 @@ export class NarService {
     }
     const flight = this.#flight(req)
     flight.readers++
-    this.#enter()
+    const done = this.#busyUntil()
     try {
       await waitReady(flight.ready, this.#firstByteTimeoutMs, opts.signal)
     } catch (err) {
-      this.#leave()
+      done()
       await flight.release()
       throw err
     }
-    let open = true
     return {
       stream: flight.read(range),
       close: () => {
-        if (open) this.#leave()
-        open = false
+        done()
         return flight.release()
       }
     }
   }
 
-  #enter(): void {
+  /** Count work for Nix (a NAR streamed or fetched) from now until the returned function is first called. */
+  #busyUntil(): () => void {
     this.#busy++
     this.#lastBusy = Date.now()
-  }
-
-  #leave(): void {
-    this.#busy--
-    this.#lastBusy = Date.now()
+    let ended = false
+    return () => {
+      if (ended) return
+      ended = true
+      this.#busy--
+      this.#lastBusy = Date.now()
+    }
   }
 
   /**
@@ -227,12 +224,7 @@ export class NarService {
       flight = new Flight(req, inMemory ? undefined : this.#local.tmpPath())
       this.#flights.set(key, flight)
       const f = flight
-      this.#enter()
-      let fetching = true
-      const fetched = () => {
-        if (fetching) this.#leave()
-        fetching = false
-      }
+      const fetched = this.#busyUntil()
       void f.fetched.then(fetched)
       f.settled = this.#run(f).finally(() => {
         fetched()

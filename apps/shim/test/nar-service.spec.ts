@@ -8,7 +8,7 @@ import { request } from 'node:http'
 import { type CacheServer, startCacheServer } from '../../../test/util/cache-server.js'
 import { tempDir, waitFor } from '../../../test/util/index.js'
 import { createShim, type Shim } from '../src/index.js'
-import { fakePath, get, MemorySource } from './fixtures.js'
+import { type FakePath, fakePath, get, MemorySource } from './fixtures.js'
 
 const ROOT = 'bafyreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy'
 
@@ -40,6 +40,14 @@ for (const spool of ['memory', 'file'] as const)
       await shim.start()
     })
 
+    /** Paths agreed at the orchestrator and held by the swarm. */
+    const agreeAndHold = (...paths: FakePath[]) => {
+      for (const p of paths) {
+        orch.files.set(`/${p.hashPart}.narinfo`, p.narinfo)
+        swarm.add(p)
+      }
+    }
+
     afterEach(async () => {
       swarm.release()
       await shim.stop()
@@ -50,8 +58,7 @@ for (const spool of ['memory', 'file'] as const)
 
     it('sends the first verified bytes before the fetch has finished', async () => {
       const p = fakePath('stream', 1024 * 1024)
-      orch.files.set(`/${p.hashPart}.narinfo`, p.narinfo)
-      swarm.add(p)
+      agreeAndHold(p)
       assert.equal((await get(shim.url, `/${p.hashPart}.narinfo`)).status, 200)
       swarm.hold(256 * 1024)
       const body: Buffer[] = []
@@ -107,11 +114,8 @@ for (const spool of ['memory', 'file'] as const)
     async function oneFetchedOneStreaming(s: Shim, name: string) {
       const first = fakePath(`${name}-first`, 200 * 1024)
       const busy = fakePath(`${name}-busy`, 1024 * 1024)
-      for (const p of [first, busy]) {
-        orch.files.set(`/${p.hashPart}.narinfo`, p.narinfo)
-        swarm.add(p)
-        assert.equal((await get(s.url, `/${p.hashPart}.narinfo`)).status, 200)
-      }
+      agreeAndHold(first, busy)
+      for (const p of [first, busy]) assert.equal((await get(s.url, `/${p.hashPart}.narinfo`)).status, 200)
       const a = await get(s.url, `/nar/${first.narKey}.nar`)
       assert.equal(a.status, 200)
       swarm.hold(128 * 1024)
@@ -150,8 +154,7 @@ for (const spool of ['memory', 'file'] as const)
 
     it('cuts the connection (never a complete 200) when the source fails mid-stream', async () => {
       const p = fakePath('flaky', 1024 * 1024)
-      orch.files.set(`/${p.hashPart}.narinfo`, p.narinfo)
-      swarm.add(p)
+      agreeAndHold(p)
       await get(shim.url, `/${p.hashPart}.narinfo`)
       swarm.failAfter = 512 * 1024
       const outcome = await new Promise<string>((resolve) => {
@@ -188,10 +191,7 @@ for (const spool of ['memory', 'file'] as const)
     it('hands the agreed manifest root from the agreement record to the swarm', async () => {
       const p = fakePath('agreed', 10_000)
       const q = fakePath('mismatch', 10_000)
-      for (const x of [p, q]) {
-        orch.files.set(`/${x.hashPart}.narinfo`, x.narinfo)
-        swarm.add(x)
-      }
+      agreeAndHold(p, q)
       orch.files.set(
         `/api/v1/agreements/${p.hashPart}`,
         JSON.stringify({
@@ -214,10 +214,7 @@ for (const spool of ['memory', 'file'] as const)
     it("takes the manifest root from the narinfo's x-narthex-manifest-root header, in one request", async () => {
       const p = fakePath('header-root', 10_000)
       const q = fakePath('header-not-a-cid', 10_000)
-      for (const x of [p, q]) {
-        orch.files.set(`/${x.hashPart}.narinfo`, x.narinfo)
-        swarm.add(x)
-      }
+      agreeAndHold(p, q)
       orch.headers.set(`/${p.hashPart}.narinfo`, { 'x-narthex-manifest-root': ROOT })
       // Not a CID: ignored, and the agreement record (absent here) is asked as before.
       orch.headers.set(`/${q.hashPart}.narinfo`, { 'x-narthex-manifest-root': 'Qm-not-a-cid' })

@@ -211,6 +211,7 @@ export const MAX_PROVIDERS_PER_LOOKUP = 20
  */
 export const PEER_WINDOW_BYTES = 8 * MiB
 
+/** Bytes one GET_CHUNKS request asks for at most: large enough to amortise the request, small enough to rebalance. */
 export const REQUEST_BATCH_BYTES = 2 * MiB
 
 /**
