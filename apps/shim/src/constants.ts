@@ -115,6 +115,14 @@ export const READ_CHUNK_BYTES = 256 * 1024
 export const WRITE_BATCH_BYTES = 1024 * 1024
 
 /**
+ * A file-spooled NAR keeps its latest verified bytes (at least this many) in memory as well, and a request reading
+ * at the edge of the download (Nix, which reads faster than the swarm delivers) is sent those buffers instead of
+ * reading the file back: no read into a fresh buffer per step (a third allocation of every byte, which drove
+ * V8's major collections), no trip through the thread pool. A request further behind reads the file.
+ */
+export const SPOOL_RECENT_BYTES = 4 * 1024 * 1024
+
+/**
  * A NAR up to this size is fetched into memory instead of a spool file (most store paths are small), saving the
  * spool's open, write, read, close, reopen for the import and unlink: ~5 % of the shim's CPU on a cold closure of
  * 500 small paths (docs/benchmarks.md, "substitute").

@@ -4,7 +4,8 @@
  *
  * A fetch spools to a file in the data directory (a NAR of at most MEMORY_SPOOL_BYTES to memory, within
  * MEMORY_SPOOL_TOTAL_BYTES for all fetches); every request for that NAR streams from the spool as verified bytes
- * arrive, so memory stays flat whatever the NAR size or number of readers; the finished spool is imported into the
+ * arrive (a request at the download's edge from the latest verified buffers, still in memory), so memory stays flat
+ * whatever the NAR size or number of readers; the finished spool is imported into the
  * local store once no request reads it any more, one import at a time, then deleted. A request gets its response headers only once its first verified byte exists: a
  * NAR that cannot be delivered fails with a 4xx/5xx before any header, never as a truncated 200.
  */
@@ -21,6 +22,7 @@ import {
   MEMORY_SPOOL_BYTES,
   MEMORY_SPOOL_TOTAL_BYTES,
   READ_CHUNK_BYTES,
+  SPOOL_RECENT_BYTES,
   STALL_TIMEOUT_MS,
   WRITE_BATCH_BYTES
 } from './constants.js'
@@ -404,6 +406,14 @@ class Flight {
   readonly fetched: Promise<void>
   #resolveFetched!: () => void
   #fh: FileHandle | undefined
+  /**
+   * A file spool's latest published bytes, also kept in memory (SPOOL_RECENT_BYTES at least, whole source
+   * chunks): requests reading at the edge are sent these instead of reading the file. `#recentStart` is the NAR
+   * offset of the first.
+   */
+  #recent: Uint8Array[] = []
+  #recentStart = 0
+  #recentBytes = 0
   /** While a verified source is being consumed: write and publish what is gathered now. */
   #demand: (() => void) | undefined
   #fetching = true
@@ -463,6 +473,7 @@ class Flight {
           pos += b.length
         }
       } else {
+        if (fetch.verified) this.#remember(bufs)
         while (pos < end) {
           const { bytesWritten } = await fh!.writev(bufs, pos)
           pos += bytesWritten
@@ -514,6 +525,7 @@ class Flight {
   /** Forget a failed attempt that published nothing, so the next source starts at offset 0. */
   async reset(): Promise<void> {
     this.received = 0
+    this.#forget()
     await this.#fh?.truncate(0)
   }
 
@@ -566,6 +578,14 @@ class Flight {
         await woken
         continue
       }
+      const recent = this.#recentAt(pos)
+      if (recent !== undefined) {
+        // Published bytes never change and these buffers are never reused: a view, no copy, no file read.
+        const n = Math.min(recent.length, range.end - pos)
+        yield n === recent.length ? recent : recent.subarray(0, n)
+        pos += n
+        continue
+      }
       const n = Math.min(READ_CHUNK_BYTES, range.end - pos, this.published - pos)
       if (this.#memory !== undefined) {
         // Bytes once published never change: a view, no copy.
@@ -579,6 +599,38 @@ class Flight {
       pos += bytesRead
       yield bytesRead === n ? buf : buf.subarray(0, bytesRead)
     }
+  }
+
+  /** Keep the buffers about to be written at the spool's end as its recent bytes (before `received` grows). */
+  #remember(bufs: readonly Uint8Array[]): void {
+    if (this.#recent.length === 0) this.#recentStart = this.received
+    for (const b of bufs) {
+      this.#recent.push(b)
+      this.#recentBytes += b.length
+    }
+    while (this.#recentBytes - this.#recent[0]!.length >= SPOOL_RECENT_BYTES) {
+      const dropped = this.#recent.shift()!
+      this.#recentBytes -= dropped.length
+      this.#recentStart += dropped.length
+    }
+  }
+
+  #forget(): void {
+    this.#recent = []
+    this.#recentStart = 0
+    this.#recentBytes = 0
+  }
+
+  /** The published recent bytes from NAR offset `pos` to the end of the buffer holding it, if still in memory. */
+  #recentAt(pos: number): Uint8Array | undefined {
+    if (pos < this.#recentStart || pos >= this.published) return undefined
+    let start = this.#recentStart
+    for (const b of this.#recent) {
+      const end = start + b.length
+      if (pos < end) return b.subarray(pos - start, Math.min(end, this.published) - start)
+      start = end
+    }
+    return undefined
   }
 
   #publish(upTo: number): void {
@@ -595,7 +647,9 @@ class Flight {
   }
 
   async #maybeClose(): Promise<void> {
-    if (this.#fetching || this.readers > 0 || this.#fh === undefined) return
+    if (this.#fetching || this.readers > 0) return
+    this.#forget()
+    if (this.#fh === undefined) return
     const fh = this.#fh
     this.#fh = undefined
     await fh.close().catch(() => {})

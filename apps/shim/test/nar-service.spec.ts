@@ -4,7 +4,9 @@
  * root reaches the source, and sources are tried in order.
  */
 import assert from 'node:assert/strict'
+import { readdir, stat, truncate } from 'node:fs/promises'
 import { request } from 'node:http'
+import { join } from 'node:path'
 import { type CacheServer, startCacheServer } from '../../../test/util/cache-server.js'
 import { tempDir, waitFor } from '../../../test/util/index.js'
 import { createShim, type Shim } from '../src/index.js'
@@ -151,6 +153,35 @@ for (const spool of ['memory', 'file'] as const)
         assert.equal((await held).status, 200)
       })
     })
+
+    if (spool === 'file')
+      it('sends requests at the edge of a download the bytes it holds in memory, not the spool file', async () => {
+        const MiB = 1024 * 1024
+        const p = fakePath('edge', 12 * MiB)
+        agreeAndHold(p)
+        assert.equal((await get(shim.url, `/${p.hashPart}.narinfo`)).status, 200)
+        swarm.hold(10 * MiB)
+        const whole = get(shim.url, `/nar/${p.narKey}.nar`)
+        const tmp = join(data.path, 'tmp')
+        const spoolFile = async () => {
+          for (const name of await readdir(tmp)) {
+            const st = await stat(join(tmp, name))
+            if (st.size >= 10 * MiB) return join(tmp, name)
+          }
+          return undefined
+        }
+        await waitFor('10 MiB spooled', async () => (await spoolFile()) !== undefined)
+        // Empty the spool file: from here on, only bytes held in memory can be sent right.
+        await truncate((await spoolFile())!, 0)
+        const tail = get(shim.url, `/nar/${p.narKey}.nar`, { headers: { range: `bytes=${8 * MiB}-` } })
+        await new Promise((resolve) => setTimeout(resolve, 200))
+        swarm.release()
+        const [a, b] = await Promise.all([whole, tail])
+        assert.equal(a.status, 200)
+        assert.ok(a.body.equals(p.bytes), 'the request at the edge got every byte right')
+        assert.equal(b.status, 206)
+        assert.ok(b.body.equals(p.bytes.subarray(8 * MiB)), 'the range within the recent bytes too')
+      })
 
     it('cuts the connection (never a complete 200) when the source fails mid-stream', async () => {
       const p = fakePath('flaky', 1024 * 1024)
