@@ -407,15 +407,13 @@ class Flight {
   #resolveFetched!: () => void
   #fh: FileHandle | undefined
   /**
-   * A file spool's latest published bytes, also kept in memory (SPOOL_RECENT_BYTES at least, whole source
-   * chunks): requests reading at the edge are sent these instead of reading the file. `#recentStart` is the NAR
-   * offset of the first.
+   * A file spool's latest verified chunks, kept in memory: every byte not yet written to the file, and at least
+   * SPOOL_RECENT_BYTES in all. Requests reading at the edge are sent these instead of reading the file.
+   * `#recentStart` is the NAR offset of the first.
    */
   #recent: Uint8Array[] = []
   #recentStart = 0
   #recentBytes = 0
-  /** While a verified source is being consumed: write and publish what is gathered now. */
-  #demand: (() => void) | undefined
   #fetching = true
   #error: Error | undefined
   #wake: (() => void)[] = []
@@ -456,8 +454,9 @@ class Flight {
     // to Nix (the import into the store checks NarHash once more anyway).
     const hash = fetch.verified ? undefined : createHash('sha256')
     const size = this.req.narSize
-    // Chunks are gathered into batches of up to WRITE_BATCH_BYTES: one write per batch instead of one per (often
-    // 16–64 KiB) network chunk. Nobody reads unverified ones before the end anyway; verified ones, see below.
+    // A file spool gathers chunks into writes of up to WRITE_BATCH_BYTES: one write per batch instead of one per
+    // (often 16–64 KiB) network chunk. Verified chunks are published at once all the same: readers get them from
+    // the recent buffers (#remember) until the file has them.
     let batch: Uint8Array[] = []
     let batchBytes = 0
     const write = async () => {
@@ -467,54 +466,32 @@ class Flight {
       const bufs = batch
       batch = []
       batchBytes = 0
-      if (memory !== undefined) {
-        for (const b of bufs) {
-          memory.set(b, pos)
-          pos += b.length
-        }
-      } else {
-        if (fetch.verified) this.#remember(bufs)
-        while (pos < end) {
-          const { bytesWritten } = await fh!.writev(bufs, pos)
-          pos += bytesWritten
-          if (pos < end) dropWritten(bufs, bytesWritten)
-        }
+      while (pos < end) {
+        const { bytesWritten } = await fh!.writev(bufs, pos)
+        pos += bytesWritten
+        if (pos < end) dropWritten(bufs, bytesWritten)
       }
       this.received = end
-      if (fetch.verified) this.#publish(this.received)
+      this.#trimRecent()
     }
-    // Writes run one after another (a failed one fails every later flush, and so the fetch).
-    let writing = Promise.resolve()
-    const flush = () => {
-      writing = writing.then(write)
-      return writing
-    }
-    // A reader that has sent everything published asks for what is gathered (a slow source never holds back
-    // verified bytes that already arrived).
-    if (fetch.verified) this.#demand = () => void flush().catch(() => {})
     let accepted = this.received
-    try {
-      for await (const chunk of withStallTimeout(fetch.stream, stallTimeoutMs, attempt)) {
-        accepted += chunk.length
-        if (accepted > size) throw new NarVerificationError('NAR is longer than NarSize')
-        hash?.update(chunk)
+    for await (const chunk of withStallTimeout(fetch.stream, stallTimeoutMs, attempt)) {
+      const at = accepted
+      accepted += chunk.length
+      if (accepted > size) throw new NarVerificationError('NAR is longer than NarSize')
+      hash?.update(chunk)
+      if (memory !== undefined) {
+        memory.set(chunk, at)
+        this.received = accepted
+      } else {
+        if (fetch.verified) this.#remember(chunk, at)
         batch.push(chunk)
         batchBytes += chunk.length
-        // A verified stream is written and published at once when a reader is waiting for bytes, and for its
-        // first bytes (readers get them as soon as they are checked); while every reader is still busy with
-        // earlier bytes, chunks are gathered into one write of up to WRITE_BATCH_BYTES, so a fast source costs
-        // far fewer writes and wake-ups than one per network chunk.
-        if (
-          batchBytes >= WRITE_BATCH_BYTES ||
-          (fetch.verified && (this.#wake.length > 0 || this.published === 0))
-        )
-          await flush()
+        if (batchBytes >= WRITE_BATCH_BYTES) await write()
       }
-      await flush()
-    } finally {
-      this.#demand = undefined
-      await writing.catch(() => {})
+      if (fetch.verified) this.#publish(accepted)
     }
+    await write()
     if (this.received !== size)
       throw new NarVerificationError(`NAR is ${this.received} bytes, NarSize is ${size}`)
     if (hash !== undefined && !hash.digest().equals(Buffer.from(parseSha256(this.req.narHash)))) {
@@ -573,9 +550,7 @@ class Flight {
       if (pos >= this.published) {
         if (this.#error !== undefined) throw this.#error
         if (!this.#fetching) throw new NarUnavailableError('fetch ended early')
-        const woken = new Promise<void>((resolve) => this.#wake.push(resolve))
-        this.#demand?.()
-        await woken
+        await new Promise<void>((resolve) => this.#wake.push(resolve))
         continue
       }
       const recent = this.#recentAt(pos)
@@ -586,13 +561,16 @@ class Flight {
         pos += n
         continue
       }
-      const n = Math.min(READ_CHUNK_BYTES, range.end - pos, this.published - pos)
       if (this.#memory !== undefined) {
         // Bytes once published never change: a view, no copy.
+        const n = Math.min(READ_CHUNK_BYTES, range.end - pos, this.published - pos)
         yield this.#memory.subarray(pos, pos + n)
         pos += n
         continue
       }
+      // Bytes below the recent ones are in the file (#trimRecent keeps whatever is not written yet).
+      const n = Math.min(READ_CHUNK_BYTES, range.end - pos, this.received - pos)
+      if (n <= 0) throw new NarUnavailableError('spool behind what was published')
       const buf = Buffer.allocUnsafe(n)
       const { bytesRead } = await this.#fh!.read(buf, 0, n, pos)
       if (bytesRead === 0) throw new NarUnavailableError('spool shorter than published')
@@ -601,17 +579,23 @@ class Flight {
     }
   }
 
-  /** Keep the buffers about to be written at the spool's end as its recent bytes (before `received` grows). */
-  #remember(bufs: readonly Uint8Array[]): void {
-    if (this.#recent.length === 0) this.#recentStart = this.received
-    for (const b of bufs) {
-      this.#recent.push(b)
-      this.#recentBytes += b.length
-    }
-    while (this.#recentBytes - this.#recent[0]!.length >= SPOOL_RECENT_BYTES) {
-      const dropped = this.#recent.shift()!
-      this.#recentBytes -= dropped.length
-      this.#recentStart += dropped.length
+  /** Keep a verified chunk (at NAR offset `at`, right after the recent ones) in memory. */
+  #remember(chunk: Uint8Array, at: number): void {
+    if (this.#recent.length === 0) this.#recentStart = at
+    this.#recent.push(chunk)
+    this.#recentBytes += chunk.length
+  }
+
+  /** Drop the oldest recent chunks beyond SPOOL_RECENT_BYTES that the file already holds. */
+  #trimRecent(): void {
+    for (;;) {
+      const first = this.#recent[0]
+      if (first === undefined) return
+      if (this.#recentBytes - first.length < SPOOL_RECENT_BYTES) return
+      if (this.#recentStart + first.length > this.received) return
+      this.#recent.shift()
+      this.#recentBytes -= first.length
+      this.#recentStart += first.length
     }
   }
 
