@@ -110,7 +110,8 @@ export const READ_CHUNK_BYTES = 256 * 1024
 
 /**
  * Bytes gathered from a source before one write to the spool file: fewer, larger writes (network chunks are
- * 16–64 KiB); small enough that a verified stream is published to readers with little delay and memory stays flat.
+ * 16–64 KiB); small enough that memory stays flat (verified bytes are readable before they are written: see
+ * SPOOL_RECENT_BYTES).
  */
 export const WRITE_BATCH_BYTES = 1024 * 1024
 
