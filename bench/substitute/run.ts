@@ -7,9 +7,9 @@
  *
  *   pnpm bench substitute [--size-mib 256] [--paths 500] [--rounds 3] [--narinfo-requests 2000] [--warm-up]
  *
- * --warm-up: each round's fresh shim first substitutes another NAR (a quarter of --size-mib, agreed and held by
- * the seeders like the others), untimed, so that the cold cases meet code V8 has compiled, as in a shim that has
- * run for a while; it still holds none of the measured NARs.
+ * --warm-up: each round's fresh shim first substitutes other paths (a NAR of a quarter of --size-mib and a closure
+ * of WARM_UP_PATHS + 1 tiny paths, agreed and held by the seeders like the others), untimed, so that the cold cases
+ * meet code V8 has compiled, as in a shim that has run for a while; it still holds none of the measured NARs.
  */
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
@@ -49,6 +49,8 @@ const PATHS = Number(values.paths)
 const ROUNDS = Number(values.rounds)
 const NARINFO_REQUESTS = Number(values['narinfo-requests'])
 const GIB = 1024 ** 3
+/** --warm-up: tiny paths in the warm-up closure. */
+const WARM_UP_PATHS = 50
 /** BENCH_CPU_PROF=DIR: the shim and seeder processes write V8 CPU profiles there (node --cpu-prof) on exit. */
 const PROF = process.env.BENCH_CPU_PROF
 const progOpts = PROF === undefined ? {} : { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${PROF}`] }
@@ -245,15 +247,20 @@ try {
     `derivation { name = "${name}"; builder = "/bin/sh"; args = [ "-c" ${JSON.stringify(script)} ];` +
     ` PATH = "/usr/bin:/bin"; system = builtins.currentSystem; salt = "${salt}"; ${extra} }`
   const deps = Array.from({ length: PATHS }, (_, i) => `(${drv(`bench-dep-${i}`, `echo dep ${i} > $out`)})`)
+  const warmDeps = Array.from(
+    { length: WARM_UP_PATHS },
+    (_, i) => `(${drv(`bench-warm-up-dep-${i}`, `echo warm-up dep ${i} > $out`)})`
+  )
   const file = join(dir.path, 'bench.nix')
   await writeFile(
     file,
-    `let deps = [ ${deps.join(' ')} ]; in [
+    `let deps = [ ${deps.join(' ')} ]; warmDeps = [ ${warmDeps.join(' ')} ]; in [
       (${drv('bench-big', `head -c ${SIZE_MIB * 1024 * 1024} /dev/urandom > $out`)})
       (${drv('bench-closure', 'mkdir $out; for d in $deps; do echo $d >> $out/deps; done', 'inherit deps;')})
       (${drv('bench-probe', 'echo probe > $out')})
       (${drv('bench-warm-up', `head -c ${Math.ceil((SIZE_MIB * 1024 * 1024) / 4)} /dev/urandom > $out`)})
-    ] ++ deps`
+      (${drv('bench-warm-up-closure', 'mkdir $out; for d in $deps; do echo $d >> $out/deps; done', 'deps = warmDeps;')})
+    ] ++ deps ++ warmDeps`
   )
   let t = performance.now()
   log(`building a ${SIZE_MIB} MiB output and a closure of ${PATHS + 1} paths, attesting with two builders...`)
@@ -271,12 +278,13 @@ try {
   const closure = out('bench-closure')
   const probe = out('bench-probe')
   const warmUp = out('bench-warm-up')
+  const warmUpClosure = out('bench-warm-up-closure')
   const attested = await narthex(['attest', '--orchestrator', orchUrl, '--key', b2.sec, ...paths], {
     env: buildEnv,
     timeoutMs: 600_000
   })
   if (attested.code !== 0) throw new Error(`narthex attest: ${attested.stderr.slice(-2000)}`)
-  for (const p of [big, closure, probe, warmUp]) {
+  for (const p of [big, closure, probe, warmUp, warmUpClosure]) {
     const r = await fetch(`${orchUrl}/${basename(p).slice(0, 32)}.narinfo`)
     if (r.status !== 200) throw new Error(`${p} is not agreed (${r.status})`)
   }
@@ -329,13 +337,16 @@ try {
   }
   await Promise.all(
     seeders.map(async ({ data }) => {
-      const r = await narthex(['seed', 'add', '--data', data, '--closure', big, closure, probe, warmUp], {
-        timeoutMs: 600_000
-      })
+      const r = await narthex(
+        ['seed', 'add', '--data', data, '--closure', big, closure, probe, warmUp, warmUpClosure],
+        {
+          timeoutMs: 600_000
+        }
+      )
       if (r.code !== 0) throw new Error(`seed add: ${r.stderr}`)
     })
   )
-  const expected = PATHS + 4
+  const expected = PATHS + 3 + 1 + WARM_UP_PATHS + 1
   await waitFor(
     'both seeders to publish and announce every NAR',
     async () => {
@@ -461,16 +472,11 @@ try {
     }
     // A fresh shim: joined, holding none of the NARs.
     shim = await startShim(`shim-${round}`)
-    if (values['warm-up']) {
+    for (const path of values['warm-up'] ? [warmUp, warmUpClosure] : []) {
       const chroot = freshPath('chroot')
       const r = await run(
         'nix-store',
-        [
-          ...substituteArgs(join(chroot, 'dst'), warmUp, shim.url, trusted),
-          '--option',
-          'require-sigs',
-          'true'
-        ],
+        [...substituteArgs(join(chroot, 'dst'), path, shim.url, trusted), '--option', 'require-sigs', 'true'],
         { env: nixEnv(freshPath('xdg')), timeoutMs: 600_000 }
       )
       if (r.code !== 0) throw new Error(`warm-up: nix-store -r failed: ${r.stderr.slice(-2000)}`)
@@ -532,7 +538,7 @@ try {
   console.log(
     `\nsubstitute benchmark: one ${SIZE_MIB} MiB NAR (${bigNarBytes} bytes) and a closure of ${PATHS + 1} paths ` +
       `(${closureNarBytes} NAR bytes), ${ROUNDS} interleaved rounds, medians (min..max)` +
-      `${values['warm-up'] ? '; each fresh shim warmed up on another NAR first' : ''}\n`
+      `${values['warm-up'] ? '; each fresh shim warmed up on other paths first (--warm-up)' : ''}\n`
   )
   console.log(
     '| case | nginx (s) | shim (s) | shim / nginx | goal | node:http static (s) | node:http static / nginx |'
