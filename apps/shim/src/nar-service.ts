@@ -5,9 +5,10 @@
  * A fetch spools to a file in the data directory (a NAR of at most MEMORY_SPOOL_BYTES to memory, within
  * MEMORY_SPOOL_TOTAL_BYTES for all fetches); every request for that NAR streams from the spool as verified bytes
  * arrive (a request at the download's edge from the latest verified buffers, still in memory), so memory stays flat
- * whatever the NAR size or number of readers; the finished spool is imported into the
- * local store once no request reads it any more, one import at a time, then deleted. A request gets its response headers only once its first verified byte exists: a
- * NAR that cannot be delivered fails with a 4xx/5xx before any header, never as a truncated 200.
+ * whatever the NAR size or number of readers. The finished spool is imported into the local store once no request
+ * reads it any more and NAR traffic pauses, one import at a time, then deleted. A request gets its response headers
+ * only once its first verified byte exists: a NAR that cannot be delivered fails with a 4xx/5xx before any header,
+ * never as a truncated 200.
  */
 import { createHash } from 'node:crypto'
 import { type FileHandle, open, unlink } from 'node:fs/promises'

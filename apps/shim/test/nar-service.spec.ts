@@ -50,6 +50,15 @@ for (const spool of ['memory', 'file'] as const)
       }
     }
 
+    /** The spool file holding at least `bytes`, if any. */
+    const spoolFile = async (bytes: number) => {
+      const tmp = join(data.path, 'tmp')
+      for (const name of await readdir(tmp)) {
+        if ((await stat(join(tmp, name))).size >= bytes) return join(tmp, name)
+      }
+      return undefined
+    }
+
     afterEach(async () => {
       swarm.release()
       await shim.stop()
@@ -162,17 +171,9 @@ for (const spool of ['memory', 'file'] as const)
         assert.equal((await get(shim.url, `/${p.hashPart}.narinfo`)).status, 200)
         swarm.hold(10 * MiB)
         const whole = get(shim.url, `/nar/${p.narKey}.nar`)
-        const tmp = join(data.path, 'tmp')
-        const spoolFile = async () => {
-          for (const name of await readdir(tmp)) {
-            const st = await stat(join(tmp, name))
-            if (st.size >= 10 * MiB) return join(tmp, name)
-          }
-          return undefined
-        }
-        await waitFor('10 MiB spooled', async () => (await spoolFile()) !== undefined)
+        await waitFor('10 MiB spooled', async () => (await spoolFile(10 * MiB)) !== undefined)
         // Empty the spool file: from here on, only bytes held in memory can be sent right.
-        await truncate((await spoolFile())!, 0)
+        await truncate((await spoolFile(10 * MiB))!, 0)
         const tail = get(shim.url, `/nar/${p.narKey}.nar`, { headers: { range: `bytes=${8 * MiB}-` } })
         await new Promise((resolve) => setTimeout(resolve, 200))
         swarm.release()
@@ -182,6 +183,28 @@ for (const spool of ['memory', 'file'] as const)
         assert.equal(b.status, 206)
         assert.ok(b.body.equals(p.bytes.subarray(8 * MiB)), 'the range within the recent bytes too')
       })
+
+    it('serves a request that joins a download late: the older bytes, then the new ones as they arrive', async () => {
+      const MiB = 1024 * 1024
+      const p = fakePath('late', 12 * MiB)
+      agreeAndHold(p)
+      assert.equal((await get(shim.url, `/${p.hashPart}.narinfo`)).status, 200)
+      swarm.hold(10 * MiB + 12_345)
+      const first = get(shim.url, `/nar/${p.narKey}.nar`)
+      await waitFor('10 MiB spooled', async () => (await spoolFile(10 * MiB)) !== undefined)
+      const late = get(shim.url, `/nar/${p.narKey}.nar`)
+      const lateRange = get(shim.url, `/nar/${p.narKey}.nar`, { headers: { range: `bytes=${3 * MiB + 7}-` } })
+      await new Promise((resolve) => setTimeout(resolve, 200))
+      swarm.release()
+      for (const r of await Promise.all([first, late])) {
+        assert.equal(r.status, 200)
+        assert.ok(r.body.equals(p.bytes))
+      }
+      const r = await lateRange
+      assert.equal(r.status, 206)
+      assert.ok(r.body.equals(p.bytes.subarray(3 * MiB + 7)))
+      assert.equal(swarm.requests.length, 1, 'one fetch for all three')
+    })
 
     it('cuts the connection (never a complete 200) when the source fails mid-stream', async () => {
       const p = fakePath('flaky', 1024 * 1024)
