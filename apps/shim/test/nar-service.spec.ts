@@ -4,7 +4,8 @@
  * root reaches the source, and sources are tried in order.
  */
 import assert from 'node:assert/strict'
-import { readdir, stat, truncate } from 'node:fs/promises'
+import { execFileSync } from 'node:child_process'
+import { mkdir, readdir, stat, truncate } from 'node:fs/promises'
 import { request } from 'node:http'
 import { join } from 'node:path'
 import { type CacheServer, startCacheServer } from '../../../test/util/cache-server.js'
@@ -296,3 +297,70 @@ for (const spool of ['memory', 'file'] as const)
       assert.equal(shim.stats().nar.fetchesFailed, 1)
     })
   })
+
+describe('shim NAR delivery on a full disk', function () {
+  this.timeout(30_000)
+  let parent: { path: string; cleanup: () => Promise<void> }
+  let mnt: string
+  let orch: CacheServer
+  let swarm: MemorySource
+  let shim: Shim
+
+  before(async () => {
+    parent = await tempDir('narthex-shim-tmpfs-')
+    mnt = join(parent.path, 'mnt')
+    await mkdir(mnt)
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', mnt])
+    orch = await startCacheServer()
+    swarm = new MemorySource()
+    shim = createShim({
+      data: join(mnt, 'shim'),
+      listen: { host: '127.0.0.1', port: 0 },
+      orchestrator: orch.url,
+      swarm,
+      prefetch: false,
+      fsync: false
+    })
+    await shim.start()
+  })
+
+  after(async () => {
+    await shim.stop()
+    await orch.close()
+    execFileSync('umount', [mnt])
+    await parent.cleanup()
+  })
+
+  it('cuts a NAR whose spool fills the disk, cleans up, and goes on serving', async () => {
+    const big = fakePath('too-big', 16 * 1024 * 1024)
+    const small = fakePath('fits', 200_000)
+    for (const p of [big, small]) {
+      orch.files.set(`/${p.hashPart}.narinfo`, p.narinfo)
+      swarm.add(p)
+      assert.equal((await get(shim.url, `/${p.hashPart}.narinfo`)).status, 200)
+    }
+    const outcome = await new Promise<string>((resolve) => {
+      const req = request(`${shim.url}/nar/${big.narKey}.nar`, (res) => {
+        let n = 0
+        res.on('data', (d: Buffer) => {
+          n += d.length
+        })
+        res.on('end', () => resolve(`complete ${n}`))
+        res.on('error', () => resolve(`cut ${n}`))
+        res.on('aborted', () => resolve(`cut ${n}`))
+      })
+      req.on('error', () => resolve('cut'))
+      req.end()
+    })
+    assert.match(outcome, /^cut/, 'never a complete 200 for a NAR the shim could not hold')
+    const failedFetch = () => shim.status().recentFetches.find((f) => f.storePath === big.storePath && !f.ok)
+    await waitFor('the failed fetch to be recorded', () => failedFetch() !== undefined)
+    const failed = failedFetch()!
+    assert.match(failed.error?.message ?? '', /ENOSPC|no space/i)
+    await waitFor('the spool removed', async () => (await readdir(join(mnt, 'shim', 'tmp'))).length === 0)
+    const r = await get(shim.url, `/nar/${small.narKey}.nar`)
+    assert.equal(r.status, 200)
+    assert.ok(r.body.equals(small.bytes))
+    await waitFor('the small NAR imported', () => shim.stats().cachedNars === 1, 10_000)
+  })
+})
