@@ -117,7 +117,7 @@ export class NarinfoService {
         this.#cache.setNegative(hashPart)
         return undefined
       }
-      return await this.#cache.put(hashPart, agreed)
+      return this.#cache.put(hashPart, agreed)
     } catch (err) {
       // Unreachable orchestrator or a bad narinfo: 404 now, ask again next time (no negative entry).
       this.#stats.lookupErrors++

@@ -135,6 +135,7 @@ export class NarthexShim implements Shim {
     this.#cache = new NarinfoCache({
       dir: join(init.data, 'narinfo'),
       trustedKeys: (init.orchestratorKeys ?? []).map((k) => parsePublicKey(k)),
+      onError: (what, err) => this.#activity.error(what, err),
       ...(timing.negativeTtlMs === undefined ? {} : { negativeTtlMs: timing.negativeTtlMs })
     })
     this.#ownStore = init.store === undefined
