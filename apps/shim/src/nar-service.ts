@@ -65,6 +65,8 @@ export interface NarServiceStats {
   readonly servedFromCache: number
   /** NARs being fetched, or fetched and waiting for their import into the chunk store (read from their spools). */
   readonly inFlight: number
+  /** Bytes those NARs hold in memory: small NARs spooled to memory, and the recent buffers of downloads. */
+  readonly memoryBytes: number
 }
 
 /** An opened NAR range: iterate `stream`, then `close()`. */
@@ -107,7 +109,9 @@ export class NarService {
   }
 
   get stats(): NarServiceStats {
-    return { ...this.#stats, inFlight: this.#flights.size }
+    let memoryBytes = 0
+    for (const f of this.#flights.values()) memoryBytes += f.memoryBytes
+    return { ...this.#stats, inFlight: this.#flights.size, memoryBytes }
   }
 
   /** Cancel running fetches and wait for them to settle. */
@@ -416,6 +420,8 @@ class Flight {
   #recentStart = 0
   #recentBytes = 0
   #fetching = true
+  /** The whole NAR is verified and in the spool. */
+  #finished = false
   #error: Error | undefined
   #wake: (() => void)[] = []
   #idle: (() => void)[] = []
@@ -438,6 +444,11 @@ class Flight {
   async create(): Promise<void> {
     if (this.path === undefined) this.#memory = Buffer.allocUnsafe(this.req.narSize)
     else this.#fh = await open(this.path, 'w+', 0o600)
+  }
+
+  /** Bytes held in memory: the whole NAR for a memory spool, the recent buffers for a file spool. */
+  get memoryBytes(): number {
+    return (this.#memory?.length ?? 0) + this.#recentBytes
   }
 
   /** What the import reads: the spool file, or the fetched bytes. */
@@ -513,8 +524,11 @@ class Flight {
    * is emptied at start, so a crash loses only a spool that would have been deleted anyway.
    */
   finish(): void {
+    this.#finished = true
     this.#publish(this.received)
     this.#resolveFetched()
+    // The file has every byte now: the recent buffers are kept only while a request may still be at the edge.
+    if (this.readers === 0) this.#forget()
   }
 
   fail(err: Error): void {
@@ -532,6 +546,7 @@ class Flight {
   async release(): Promise<void> {
     this.readers--
     if (this.readers === 0) {
+      if (this.#finished) this.#forget()
       const idle = this.#idle
       this.#idle = []
       for (const resolve of idle) resolve()

@@ -101,7 +101,8 @@ function formatShim(st: ShimStatus): string {
     `url           ${st.url}`,
     ...peerLines(st.peers.connected, st.peers.ids),
     `NARs          ${st.nars.stored} stored (${formatBytes(st.nars.bytes)}); ${st.narinfos.cached} narinfos cached`,
-    `fetches       ${st.fetches.fetches} started, ${st.fetches.fetchesFailed} failed, ${st.fetches.servedFromCache} served from the cache`
+    `fetches       ${st.fetches.fetches} started, ${st.fetches.fetchesFailed} failed, ${st.fetches.servedFromCache} served from the cache`,
+    `in flight     ${st.fetches.inFlight} NARs, ${formatBytes(st.fetches.memoryBytes)} of them in memory`
   ]
   for (const f of st.recentFetches.slice(0, SHOWN)) {
     const from = Object.entries(f.bytesFrom)
