@@ -20,7 +20,7 @@ import { loadavg } from 'node:os'
 import { basename, join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { requestStatus } from '@narthex/seeder'
-import { requestShimStatus } from '@narthex/shim'
+import { requestShimStatus, type ShimStatus } from '@narthex/shim'
 import { narthex, nixEnv, run, runOk, substituteArgs, tempDir, waitFor } from '../../test/util/index.js'
 import { type Program, startProgram } from '../../test/util/network.js'
 
@@ -365,6 +365,13 @@ try {
   noteLoad()
 
   const trusted = `${orchKey.pub} ${cacheKey.pub}`
+  /** `nix-store -r PATH` into STORE from URL, signatures required (every substitution, timed or not). */
+  const nixStoreArgs = (store: string, path: string, url: string) => [
+    ...substituteArgs(store, path, url, trusted),
+    '--option',
+    'require-sigs',
+    'true'
+  ]
   const seederPids = seeders.map((s) => s.program.child.pid!)
 
   // ---- one timed substitution, with the CPU time of every process involved ----
@@ -391,17 +398,7 @@ try {
     const t0 = performance.now()
     const r = await run(
       '/usr/bin/time',
-      [
-        '-f',
-        '%U %S',
-        '-o',
-        timeFile,
-        'nix-store',
-        ...substituteArgs(store, path, url, trusted),
-        '--option',
-        'require-sigs',
-        'true'
-      ],
+      ['-f', '%U %S', '-o', timeFile, 'nix-store', ...nixStoreArgs(store, path, url)],
       { env: nixEnv(freshPath('xdg')), timeoutMs: 600_000 }
     )
     const wall = (performance.now() - t0) / 1000
@@ -457,7 +454,7 @@ try {
     waitFor(
       'the shim to finish importing',
       async () =>
-        ((await requestShimStatus(data)) as { fetches: { inFlight: number } }).fetches.inFlight === 0 &&
+        ((await requestShimStatus(data)) as ShimStatus).fetches.inFlight === 0 &&
         (await readdir(join(data, 'tmp'))).length === 0,
       300_000
     )
@@ -474,11 +471,10 @@ try {
     shim = await startShim(`shim-${round}`)
     for (const path of values['warm-up'] ? [warmUp, warmUpClosure] : []) {
       const chroot = freshPath('chroot')
-      const r = await run(
-        'nix-store',
-        [...substituteArgs(join(chroot, 'dst'), path, shim.url, trusted), '--option', 'require-sigs', 'true'],
-        { env: nixEnv(freshPath('xdg')), timeoutMs: 600_000 }
-      )
+      const r = await run('nix-store', nixStoreArgs(join(chroot, 'dst'), path, shim.url), {
+        env: nixEnv(freshPath('xdg')),
+        timeoutMs: 600_000
+      })
       if (r.code !== 0) throw new Error(`warm-up: nix-store -r failed: ${r.stderr.slice(-2000)}`)
       await rm(chroot, { recursive: true, force: true })
       await settled(shim.data)

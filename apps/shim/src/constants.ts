@@ -118,8 +118,8 @@ export const WRITE_BATCH_BYTES = 1024 * 1024
 /**
  * A file-spooled NAR keeps its latest verified bytes (at least this many) in memory as well, and a request reading
  * at the edge of the download (Nix, which reads faster than the swarm delivers) is sent those buffers instead of
- * reading the file back: no read into a fresh buffer per step (a third allocation of every byte, which drove
- * V8's major collections), no trip through the thread pool. A request further behind reads the file.
+ * reading the file back: no read into a fresh buffer per step (a third allocation of every byte), no trip through
+ * the thread pool. A request further behind reads the file.
  */
 export const SPOOL_RECENT_BYTES = 4 * 1024 * 1024
 

@@ -420,8 +420,6 @@ class Flight {
   #recentStart = 0
   #recentBytes = 0
   #fetching = true
-  /** The whole NAR is verified and in the spool. */
-  #finished = false
   #error: Error | undefined
   #wake: (() => void)[] = []
   #idle: (() => void)[] = []
@@ -524,10 +522,9 @@ class Flight {
    * is emptied at start, so a crash loses only a spool that would have been deleted anyway.
    */
   finish(): void {
-    this.#finished = true
     this.#publish(this.received)
     this.#resolveFetched()
-    // The file has every byte now: the recent buffers are kept only while a request may still be at the edge.
+    // The spool has every byte now: the recent buffers are kept only while a request may still be at the edge.
     if (this.readers === 0) this.#forget()
   }
 
@@ -546,7 +543,7 @@ class Flight {
   async release(): Promise<void> {
     this.readers--
     if (this.readers === 0) {
-      if (this.#finished) this.#forget()
+      if (this.received === this.req.narSize) this.#forget() // the spool has every byte
       const idle = this.#idle
       this.#idle = []
       for (const resolve of idle) resolve()
@@ -621,13 +618,16 @@ class Flight {
     this.#recentBytes = 0
   }
 
-  /** The published recent bytes from NAR offset `pos` to the end of the buffer holding it, if still in memory. */
+  /**
+   * The recent bytes from NAR offset `pos` to the end of the buffer holding it, if still in memory. Every recent
+   * byte is published (consume publishes each chunk as it remembers it).
+   */
   #recentAt(pos: number): Uint8Array | undefined {
-    if (pos < this.#recentStart || pos >= this.published) return undefined
+    if (pos < this.#recentStart) return undefined
     let start = this.#recentStart
     for (const b of this.#recent) {
       const end = start + b.length
-      if (pos < end) return b.subarray(pos - start, Math.min(end, this.published) - start)
+      if (pos < end) return b.subarray(pos - start)
       start = end
     }
     return undefined

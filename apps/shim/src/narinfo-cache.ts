@@ -42,9 +42,9 @@ export class NarinfoCache {
   readonly #negativeTtlMs: number
   readonly #trustedKeys: readonly PublicKey[]
   readonly #onError: ((what: string, err: Error) => void) | undefined
-  /** Narinfos put and not yet handed to the database, written together by the next #write. */
+  /** Narinfos put and not yet handed to the database, written together by the next #write (one is scheduled
+   * whenever this is not empty). */
   #unwritten = new Map<string, Stored>()
-  #writeScheduled = false
   /** The writes handed to the database, one after another. */
   #writing: Promise<void> = Promise.resolve()
 
@@ -109,14 +109,8 @@ export class NarinfoCache {
         : { text: agreed.text, manifestRoot: agreed.manifestRoot }
     const entry = this.#remember(hashPart, stored)
     this.#negative.delete(hashPart)
+    if (this.#unwritten.size === 0) setImmediate(() => void this.flush())
     this.#unwritten.set(hashPart, stored)
-    if (!this.#writeScheduled) {
-      this.#writeScheduled = true
-      setImmediate(() => {
-        this.#writeScheduled = false
-        void this.flush()
-      })
-    }
     return entry
   }
 

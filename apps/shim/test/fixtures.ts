@@ -51,6 +51,26 @@ export interface Reply {
   readonly body: Buffer
 }
 
+/**
+ * GET a path and say how the response ended: `complete N` after N body bytes, or `cut N` when the connection was
+ * cut after N (`cut` when it failed before any response).
+ */
+export function getOutcome(base: string, path: string): Promise<string> {
+  return new Promise((resolve) => {
+    const req = request(`${base}${path}`, (res) => {
+      let n = 0
+      res.on('data', (d: Buffer) => {
+        n += d.length
+      })
+      res.on('end', () => resolve(`complete ${n}`))
+      res.on('error', () => resolve(`cut ${n}`))
+      res.on('aborted', () => resolve(`cut ${n}`))
+    })
+    req.on('error', () => resolve('cut'))
+    req.end()
+  })
+}
+
 /** One HTTP request over a fresh connection. */
 export function get(
   base: string,

@@ -11,7 +11,7 @@ import { join } from 'node:path'
 import { type CacheServer, startCacheServer } from '../../../test/util/cache-server.js'
 import { tempDir, waitFor } from '../../../test/util/index.js'
 import { createShim, type Shim } from '../src/index.js'
-import { type FakePath, fakePath, get, MemorySource } from './fixtures.js'
+import { type FakePath, fakePath, get, getOutcome, MemorySource } from './fixtures.js'
 
 const ROOT = 'bafyreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy'
 
@@ -234,19 +234,7 @@ for (const spool of ['memory', 'file'] as const)
       agreeAndHold(p)
       await get(shim.url, `/${p.hashPart}.narinfo`)
       swarm.failAfter = 512 * 1024
-      const outcome = await new Promise<string>((resolve) => {
-        const req = request(`${shim.url}/nar/${p.narKey}.nar`, (res) => {
-          let n = 0
-          res.on('data', (d: Buffer) => {
-            n += d.length
-          })
-          res.on('end', () => resolve(`complete ${n}`))
-          res.on('error', () => resolve(`cut ${n}`))
-          res.on('aborted', () => resolve(`cut ${n}`))
-        })
-        req.on('error', () => resolve('cut'))
-        req.end()
-      })
+      const outcome = await getOutcome(shim.url, `/nar/${p.narKey}.nar`)
       assert.match(outcome, /^cut/)
       assert.equal(shim.stats().cachedNars, 0)
       swarm.failAfter = undefined
@@ -361,19 +349,7 @@ describe('shim NAR delivery on a full disk', function () {
       swarm.add(p)
       assert.equal((await get(shim.url, `/${p.hashPart}.narinfo`)).status, 200)
     }
-    const outcome = await new Promise<string>((resolve) => {
-      const req = request(`${shim.url}/nar/${big.narKey}.nar`, (res) => {
-        let n = 0
-        res.on('data', (d: Buffer) => {
-          n += d.length
-        })
-        res.on('end', () => resolve(`complete ${n}`))
-        res.on('error', () => resolve(`cut ${n}`))
-        res.on('aborted', () => resolve(`cut ${n}`))
-      })
-      req.on('error', () => resolve('cut'))
-      req.end()
-    })
+    const outcome = await getOutcome(shim.url, `/nar/${big.narKey}.nar`)
     assert.match(outcome, /^cut/, 'never a complete 200 for a NAR the shim could not hold')
     const failedFetch = () => shim.status().recentFetches.find((f) => f.storePath === big.storePath && !f.ok)
     await waitFor('the failed fetch to be recorded', () => failedFetch() !== undefined)
