@@ -6,7 +6,9 @@
  *
  * MODE: libp2p (the fetch protocol, the file ingested as a NAR into memory, or with `"store": true` into a real
  * chunk store on disk and served as a seeder serves it: chunk files read and re-hashed), tcp (the raw bytes on
- * every connection), http (node:http, GET / returns the bytes), helia (Helia 7 + @helia/unixfs over bitswap).
+ * every connection), http (node:http, GET / returns the bytes), helia (Helia 7 + @helia/unixfs over bitswap),
+ * tls-floor (node:tls, TLS 1.3 with the certificate and key files in the options; each connection gets part
+ * `part` of `parts` equal parts of the bytes, in 1 MiB writes that respect backpressure, then the end).
  */
 import '../../apps/cli/src/polyfill.js'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
@@ -14,6 +16,7 @@ import { createServer as createHttpServer } from 'node:http'
 import { createServer as createTcpServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { createServer as createTlsServer } from 'node:tls'
 import { ingestNar, narCidFromNarHash } from '@narthex/content'
 import { type ChunkSource, createNode, FetchServer } from '@narthex/p2p'
 import { createStore } from '@narthex/store'
@@ -27,6 +30,10 @@ const options = JSON.parse(optionsJson ?? '{}') as {
   maxStreamWindowSize?: number
   maxMessageSize?: number
   store?: boolean
+  part?: number
+  parts?: number
+  tlsCert?: string
+  tlsKey?: string
 }
 const bytes = await readFile(file!)
 
@@ -50,6 +57,37 @@ if (mode === 'tcp') {
     res.writeHead(200, { 'content-length': bytes.byteLength, 'content-type': 'application/octet-stream' })
     res.end(bytes)
   })
+  server.listen(0, '127.0.0.1', () => ready({ port: (server.address() as { port: number }).port }))
+  await done
+  server.close()
+} else if (mode === 'tls-floor') {
+  const parts = options.parts ?? 1
+  const from = Math.floor((bytes.byteLength * (options.part ?? 0)) / parts)
+  const to = Math.floor((bytes.byteLength * ((options.part ?? 0) + 1)) / parts)
+  const server = createTlsServer(
+    {
+      cert: await readFile(options.tlsCert!),
+      key: await readFile(options.tlsKey!),
+      minVersion: 'TLSv1.3'
+    },
+    (socket) => {
+      socket.on('error', () => {})
+      let at = from
+      const pump = (): void => {
+        while (at < to) {
+          const end = Math.min(to, at + (1 << 20))
+          const more = socket.write(bytes.subarray(at, end))
+          at = end
+          if (!more) {
+            socket.once('drain', pump)
+            return
+          }
+        }
+        socket.end()
+      }
+      pump()
+    }
+  )
   server.listen(0, '127.0.0.1', () => ready({ port: (server.address() as { port: number }).port }))
   await done
   server.close()

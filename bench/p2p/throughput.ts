@@ -6,14 +6,21 @@
  *
  * Higher MB/s is better. The downloader's sink discards chunks after verification (the network path is
  * measured, not the disk); every chunk is still hashed against its CID.
+ *
+ * `tls floor x1`/`x2` is the least any encrypted, verified download can do here: each server process sends its
+ * share of the bytes over one node:tls connection (TLS 1.3, OpenSSL on the socket, no libp2p, no multiplexer, no
+ * requests), and the client hashes every 64 KiB of each stream with SHA-256 as it arrives, as the downloader
+ * verifies chunks. It needs the `openssl` command (for a certificate) and is skipped without it.
  */
 import '../../apps/cli/src/polyfill.js'
-import { type ChildProcess, spawn } from 'node:child_process'
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
+import { createHash } from 'node:crypto'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { get } from 'node:http'
 import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { connect as connectTls } from 'node:tls'
 import { parseArgs } from 'node:util'
 import { type ChunkSink, createNode, NarDownload } from '@narthex/p2p'
 import { incompressibleBytes } from '../bytes.js'
@@ -31,7 +38,7 @@ const ROUNDS = Number(values.rounds)
 
 interface Scenario {
   readonly name: string
-  readonly mode: 'libp2p' | 'tcp' | 'http' | 'helia'
+  readonly mode: 'libp2p' | 'tcp' | 'http' | 'helia' | 'tls-floor'
   readonly seeders: number
   readonly options?: Record<string, unknown>
   readonly client?: Record<string, unknown>
@@ -51,6 +58,8 @@ const scenarios: Scenario[] = [
   { name: 'tcp', mode: 'tcp', seeders: 1 },
   { name: 'http', mode: 'http', seeders: 1 },
   { name: 'helia', mode: 'helia', seeders: 1 },
+  { name: 'tls floor x1', mode: 'tls-floor', seeders: 1 },
+  { name: 'tls floor x2', mode: 'tls-floor', seeders: 2 },
   { name: 'noise x1', mode: 'libp2p', seeders: 1, options: noise, client: noise },
   { name: 'noise x2', mode: 'libp2p', seeders: 2, options: noise, client: noise },
   { name: 'noise x4', mode: 'libp2p', seeders: 4, options: noise, client: noise },
@@ -176,6 +185,38 @@ function tcpReceive(port: number): Promise<number> {
   })
 }
 
+/** The verification unit of the floor: the chunker's average chunk. */
+const FLOOR_CHUNK = 64 * 1024
+
+/** One TLS stream, every FLOOR_CHUNK bytes of it (and the rest at the end) hashed as they arrive, without copies. */
+function tlsFloorReceive(port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    let n = 0
+    let hash = createHash('sha256')
+    let hashed = 0
+    const s = connectTls({ port, host: '127.0.0.1', rejectUnauthorized: false })
+    s.on('data', (d: Buffer) => {
+      n += d.byteLength
+      for (let at = 0; at < d.byteLength; ) {
+        const take = Math.min(d.byteLength - at, FLOOR_CHUNK - hashed)
+        hash.update(d.subarray(at, at + take))
+        at += take
+        hashed += take
+        if (hashed === FLOOR_CHUNK) {
+          hash.digest()
+          hash = createHash('sha256')
+          hashed = 0
+        }
+      }
+    })
+    s.on('end', () => {
+      if (hashed > 0) hash.digest()
+      resolve(n)
+    })
+    s.on('error', reject)
+  })
+}
+
 function httpReceive(port: number): Promise<number> {
   return new Promise((resolve, reject) => {
     get({ host: '127.0.0.1', port, path: '/' }, (res) => {
@@ -235,6 +276,11 @@ async function heliaReceive(server: Server): Promise<number> {
 }
 
 function receive(sc: Scenario, servers: Server[]): Promise<number> {
+  if (sc.mode === 'tls-floor') {
+    return Promise.all(servers.map((s) => tlsFloorReceive(s.info.port!))).then((ns) =>
+      ns.reduce((a, b) => a + b)
+    )
+  }
   return sc.mode === 'tcp'
     ? tcpReceive(servers[0]!.info.port!)
     : sc.mode === 'http'
@@ -265,6 +311,42 @@ function median(xs: number[]): number {
 const dir = await mkdtemp(join(tmpdir(), 'narthex-bench-p2p-'))
 const file = join(dir, 'nar.bin')
 await writeFile(file, incompressibleBytes(SIZE))
+/** A self-signed P-256 certificate for the floor's TLS servers (as libp2p's TLS uses), or undefined without openssl. */
+const floorTls = ((): { tlsCert: string; tlsKey: string } | undefined => {
+  const tlsCert = join(dir, 'floor-cert.pem')
+  const tlsKey = join(dir, 'floor-key.pem')
+  try {
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-subj',
+        '/CN=floor',
+        '-days',
+        '1',
+        '-keyout',
+        tlsKey,
+        '-out',
+        tlsCert
+      ],
+      { stdio: 'ignore' }
+    )
+    return { tlsCert, tlsKey }
+  } catch {
+    console.error('openssl is not available: the tls floor rows are skipped')
+    return undefined
+  }
+})()
+if (floorTls === undefined) {
+  for (let i = scenarios.length - 1; i >= 0; i--)
+    if (scenarios[i]!.mode === 'tls-floor') scenarios.splice(i, 1)
+}
 const results = new Map<string, number[]>()
 const cpu = new Map<string, number[]>()
 const serverCpu = new Map<string, number[]>()
@@ -272,7 +354,9 @@ try {
   for (let round = 0; round < ROUNDS; round++) {
     for (const sc of scenarios) {
       const servers = await Promise.all(
-        Array.from({ length: sc.seeders }, () => startServer(sc.mode, file, sc.options ?? {}))
+        Array.from({ length: sc.seeders }, (_, part) =>
+          startServer(sc.mode, file, { ...sc.options, ...floorTls, part, parts: sc.seeders })
+        )
       )
       try {
         // Long-running seeders have compiled their hot code long before a download; a server process started
