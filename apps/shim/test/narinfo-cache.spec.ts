@@ -3,12 +3,26 @@
  * or `stop` resolves (so a restart still answers), and a write that fails is reported, never thrown at a request.
  */
 import assert from 'node:assert/strict'
-import { execFileSync } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import { mkdir, open } from 'node:fs/promises'
 import { join } from 'node:path'
-import { tempDir } from '../../../test/util/index.js'
+import { fileURLToPath } from 'node:url'
+import { Level } from 'level'
+import { tempDir, waitFor } from '../../../test/util/index.js'
 import { NarinfoCache } from '../src/narinfo-cache.js'
 import { fakePath } from './fixtures.js'
+
+const PUT_LOOP = fileURLToPath(new URL('./fixtures/narinfo-put-loop.ts', import.meta.url))
+const KILLS = 8
+
+/** Deterministic "random" delays, so a failure can be replayed. */
+function* delays(seed: number): Generator<number> {
+  let x = seed
+  for (;;) {
+    x = (x * 1103515245 + 12345) & 0x7fffffff
+    yield 50 + (x % 300)
+  }
+}
 
 describe('shim narinfo cache', () => {
   it('answers at once, and has every narinfo on disk after stop', async () => {
@@ -68,6 +82,72 @@ describe('shim narinfo cache', () => {
       await cache.stop().catch(() => {})
       execFileSync('umount', [mnt])
       await parent.cleanup()
+    }
+  })
+
+  it(`keeps what it flushed, and only whole narinfos in the order put, across ${KILLS} kill -9s`, async function () {
+    this.timeout(120_000)
+    const dir = await tempDir('narthex-narinfo-kill-')
+    const wait = delays(20261123)
+    let held = 0
+    try {
+      for (let k = 0; k < KILLS; k++) {
+        let out = ''
+        const child = spawn(
+          process.execPath,
+          ['--import', 'tsx', '--conditions', 'source', PUT_LOOP, dir.path],
+          {
+            stdio: ['ignore', 'pipe', 'inherit']
+          }
+        )
+        const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()))
+        child.stdout!.on('data', (d: Buffer) => {
+          out += d.toString()
+        })
+        try {
+          await waitFor('the child to open the cache', () => out.includes('ready'), 30_000)
+          await waitFor('a flush', () => out.includes('flushed'), 30_000)
+          await new Promise((r) => setTimeout(r, wait.next().value as number)) // a random moment mid-writes
+        } finally {
+          child.kill('SIGKILL')
+          await exited
+        }
+        assert.equal(child.signalCode, 'SIGKILL', 'the child must still have been running when killed')
+        const flushed = Math.max(...[...out.matchAll(/flushed (\d+)/g)].map((m) => Number(m[1])))
+
+        // Every record the database holds is a whole narinfo the cache loads, and they are the first n put.
+        const db = new Level<string, { text: string }>(join(dir.path), { valueEncoding: 'json' })
+        const names: number[] = []
+        try {
+          for await (const [hashPart, { text }] of db.iterator()) {
+            const name = /^StorePath: \/nix\/store\/([a-z0-9]{32})-kill-(\d+)$/m.exec(text)
+            assert.ok(name !== null, `unexpected record ${hashPart}: ${text.slice(0, 80)}`)
+            assert.equal(name[1], hashPart)
+            names.push(Number(name[2]))
+          }
+        } finally {
+          await db.close()
+        }
+        names.sort((a, b) => a - b)
+        assert.deepEqual(
+          names,
+          Array.from({ length: names.length }, (_, i) => i),
+          'not the first n narinfos put'
+        )
+        assert.ok(names.length >= flushed, `${names.length} narinfos on disk, ${flushed} were flushed`)
+        assert.ok(names.length >= held, 'narinfos held before this run were lost')
+        const cache = new NarinfoCache({ dir: dir.path })
+        await cache.start()
+        try {
+          assert.equal(cache.size, names.length, 'records the cache cannot load')
+        } finally {
+          await cache.stop()
+        }
+        held = names.length
+      }
+      assert.ok(held > KILLS * 25, `only ${held} narinfos were written over ${KILLS} runs`)
+    } finally {
+      await dir.cleanup()
     }
   })
 })
