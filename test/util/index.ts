@@ -117,6 +117,18 @@ export async function nixBuild(dir: string, expr: string, env?: NodeJS.ProcessEn
   return r.stdout.toString('utf8').trim().split('\n').filter(Boolean)
 }
 
+/**
+ * Deterministic "random" delays in [min, min + spread) ms (a linear congruential generator), for tests that kill a
+ * process at random moments: a failure can be replayed from its seed.
+ */
+export function* delays(seed: number, min: number, spread: number): Generator<number> {
+  let x = seed
+  for (;;) {
+    x = (x * 1103515245 + 12345) & 0x7fffffff
+    yield min + (x % spread)
+  }
+}
+
 /** Poll `check` until it returns a truthy value or `timeoutMs` passes (then throws with `what`). */
 export async function waitFor<T>(
   what: string,

@@ -8,21 +8,12 @@ import { mkdir, open } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Level } from 'level'
-import { tempDir, waitFor } from '../../../test/util/index.js'
+import { delays, tempDir, waitFor } from '../../../test/util/index.js'
 import { NarinfoCache } from '../src/narinfo-cache.js'
 import { fakePath } from './fixtures.js'
 
 const PUT_LOOP = fileURLToPath(new URL('./fixtures/narinfo-put-loop.ts', import.meta.url))
 const KILLS = 8
-
-/** Deterministic "random" delays, so a failure can be replayed. */
-function* delays(seed: number): Generator<number> {
-  let x = seed
-  for (;;) {
-    x = (x * 1103515245 + 12345) & 0x7fffffff
-    yield 50 + (x % 300)
-  }
-}
 
 describe('shim narinfo cache', () => {
   it('answers at once, and has every narinfo on disk after stop', async () => {
@@ -88,7 +79,7 @@ describe('shim narinfo cache', () => {
   it(`keeps what it flushed, and only whole narinfos in the order put, across ${KILLS} kill -9s`, async function () {
     this.timeout(120_000)
     const dir = await tempDir('narthex-narinfo-kill-')
-    const wait = delays(20261123)
+    const wait = delays(20261123, 50, 300)
     let held = 0
     try {
       for (let k = 0; k < KILLS; k++) {

@@ -1,21 +1,12 @@
 import assert from 'node:assert/strict'
 import { type ChildProcess, spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { tempDir, waitFor } from '../../../test/util/index.js'
+import { delays, tempDir, waitFor } from '../../../test/util/index.js'
 import { createStore } from '../src/index.js'
 import { collect, filesUnder, narHashOf } from './util.js'
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/import-loop.ts', import.meta.url))
 const ITERATIONS = 20
-
-/** Deterministic "random" delays, so a failure can be replayed. */
-function* delays(seed: number): Generator<number> {
-  let x = seed
-  for (;;) {
-    x = (x * 1103515245 + 12345) & 0x7fffffff
-    yield x % 400
-  }
-}
 
 describe('store survives kill -9', function () {
   this.timeout(120_000)
@@ -30,7 +21,7 @@ describe('store survives kill -9', function () {
   })
 
   it(`keeps every indexed NAR readable with the right NarHash across ${ITERATIONS} kills mid-import`, async () => {
-    const wait = delays(20240611)
+    const wait = delays(20240611, 0, 400)
     let indexedSeen = 0
     for (let i = 0; i < ITERATIONS; i++) {
       let out = ''
