@@ -24,6 +24,7 @@ import { PROTOCOL as TLS_PROTOCOL, tls } from '@libp2p/tls'
 import { multiaddrConnectionPair } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
+import { Uint8ArrayList } from 'uint8arraylist'
 import { uncaughtDuring, waitFor } from '../../../test/util/index.js'
 import type { NarthexNode } from '../src/index.js'
 import { socketTls } from '../src/socket-tls.js'
@@ -179,6 +180,30 @@ describe('socket-level TLS (socketTls)', function () {
       'the idle connection to close',
       () => server.status !== 'open' && outbound.status !== 'open'
     )
+  })
+
+  it('hands a message of many pieces to OpenSSL whole, not one piece per drain', async () => {
+    const [outbound, server] = await tcpPair(stops)
+    const a = await components()
+    const b = await components()
+    const [client, secured] = await Promise.all([
+      socketTls()(a).secureOutbound(outbound, { remotePeer: b.peerId }),
+      socketTls()(b).secureInbound(server)
+    ])
+    stops.push(async () => {
+      client.connection.abort(new Error('test over'))
+      secured.connection.abort(new Error('test over'))
+    })
+    // 33 pieces, as a yamux data frame of 16 chunks: every one over the socket's 16 KiB write buffer.
+    const pieces = Array.from({ length: 33 }, (_, i) => randomBytes(i % 2 === 0 ? 12 : 64 * 1024))
+    const total = pieces.reduce((n, p) => n + p.byteLength, 0)
+    const socket = (client.connection as unknown as { socket: TLSSocket }).socket
+    let drains = 0
+    socket.on('drain', () => drains++)
+    const got = receive(secured.connection, total)
+    client.connection.send(new Uint8ArrayList(...pieces))
+    assert.ok((await got).equals(Buffer.concat(pieces)), 'bytes differ')
+    assert.ok(drains <= 1, `${drains} drains for one message`)
   })
 
   it('hands a connection that is not a TCP socket to @libp2p/tls', async () => {
