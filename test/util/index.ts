@@ -2,8 +2,8 @@
  * Helpers shared by every test that runs real processes: temp directories, the real `nix`, and the built
  * `narthex` CLI. Import from 'test/util/index.js' (relative path) in any spec.
  */
-import { type SpawnOptions, spawn } from 'node:child_process'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { execFileSync, type SpawnOptions, spawn } from 'node:child_process'
+import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -74,6 +74,24 @@ export async function tempDir(
 ): Promise<{ path: string; cleanup: () => Promise<void> }> {
   const path = await mkdtemp(join(tmpdir(), prefix))
   return { path, cleanup: () => rm(path, { recursive: true, force: true }) }
+}
+
+/**
+ * A small, empty file system of its own (tmpfs of `size`, e.g. '2m'; needs root) for full-disk tests; `cleanup`
+ * unmounts and removes it.
+ */
+export async function smallDisk(size: string): Promise<{ path: string; cleanup: () => Promise<void> }> {
+  const parent = await tempDir('narthex-tmpfs-')
+  const path = join(parent.path, 'mnt')
+  await mkdir(path)
+  execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', path])
+  return {
+    path,
+    cleanup: async () => {
+      execFileSync('umount', [path])
+      await parent.cleanup()
+    }
+  }
 }
 
 /** Environment for real-nix commands: NIX_CONFIG from test/setup.ts plus a private XDG_CACHE_HOME. */

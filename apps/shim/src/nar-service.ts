@@ -524,8 +524,7 @@ class Flight {
   finish(): void {
     this.#publish(this.received)
     this.#resolveFetched()
-    // The spool has every byte now: the recent buffers are kept only while a request may still be at the edge.
-    if (this.readers === 0) this.#forget()
+    this.#dropRecentIfDone()
   }
 
   fail(err: Error): void {
@@ -543,7 +542,7 @@ class Flight {
   async release(): Promise<void> {
     this.readers--
     if (this.readers === 0) {
-      if (this.received === this.req.narSize) this.#forget() // the spool has every byte
+      this.#dropRecentIfDone()
       const idle = this.#idle
       this.#idle = []
       for (const resolve of idle) resolve()
@@ -610,6 +609,14 @@ class Flight {
       this.#recentBytes -= first.length
       this.#recentStart += first.length
     }
+  }
+
+  /**
+   * Drop the recent buffers once the spool has every byte and no request reads this NAR: they serve only requests
+   * at the edge of a running download.
+   */
+  #dropRecentIfDone(): void {
+    if (this.readers === 0 && this.received === this.req.narSize) this.#forget()
   }
 
   #forget(): void {

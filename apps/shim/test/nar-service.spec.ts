@@ -4,12 +4,11 @@
  * root reaches the source, and sources are tried in order.
  */
 import assert from 'node:assert/strict'
-import { execFileSync } from 'node:child_process'
-import { mkdir, readdir, stat, truncate } from 'node:fs/promises'
+import { readdir, stat, truncate } from 'node:fs/promises'
 import { request } from 'node:http'
 import { join } from 'node:path'
 import { type CacheServer, startCacheServer } from '../../../test/util/cache-server.js'
-import { tempDir, waitFor } from '../../../test/util/index.js'
+import { smallDisk, tempDir, waitFor } from '../../../test/util/index.js'
 import { createShim, type Shim } from '../src/index.js'
 import { type FakePath, fakePath, get, getOutcome, MemorySource } from './fixtures.js'
 
@@ -316,17 +315,15 @@ for (const spool of ['memory', 'file'] as const)
 
 describe('shim NAR delivery on a full disk', function () {
   this.timeout(30_000)
-  let parent: { path: string; cleanup: () => Promise<void> }
+  let disk: { path: string; cleanup: () => Promise<void> }
   let mnt: string
   let orch: CacheServer
   let swarm: MemorySource
   let shim: Shim
 
   before(async () => {
-    parent = await tempDir('narthex-shim-tmpfs-')
-    mnt = join(parent.path, 'mnt')
-    await mkdir(mnt)
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', mnt])
+    disk = await smallDisk('8m')
+    mnt = disk.path
     orch = await startCacheServer()
     swarm = new MemorySource()
     shim = createShim({
@@ -343,8 +340,7 @@ describe('shim NAR delivery on a full disk', function () {
   after(async () => {
     await shim.stop()
     await orch.close()
-    execFileSync('umount', [mnt])
-    await parent.cleanup()
+    await disk.cleanup()
   })
 
   it('cuts a NAR whose spool fills the disk, cleans up, and goes on serving', async () => {

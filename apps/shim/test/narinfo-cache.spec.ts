@@ -3,12 +3,12 @@
  * or `stop` resolves (so a restart still answers), and a write that fails is reported, never thrown at a request.
  */
 import assert from 'node:assert/strict'
-import { execFileSync, spawn } from 'node:child_process'
-import { mkdir, open } from 'node:fs/promises'
+import { spawn } from 'node:child_process'
+import { open } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Level } from 'level'
-import { delays, tempDir, waitFor } from '../../../test/util/index.js'
+import { delays, smallDisk, tempDir, waitFor } from '../../../test/util/index.js'
 import { NarinfoCache } from '../src/narinfo-cache.js'
 import { fakePath } from './fixtures.js'
 
@@ -42,10 +42,8 @@ describe('shim narinfo cache', () => {
   })
 
   it('reports narinfos it could not write (full disk) and still serves them', async () => {
-    const parent = await tempDir('narthex-narinfo-tmpfs-')
-    const mnt = join(parent.path, 'mnt')
-    await mkdir(mnt)
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', mnt])
+    const disk = await smallDisk('1m')
+    const mnt = disk.path
     const errors: string[] = []
     const cache = new NarinfoCache({
       dir: join(mnt, 'narinfo'),
@@ -71,8 +69,7 @@ describe('shim narinfo cache', () => {
       for (const p of paths) assert.ok(cache.get(p.hashPart), 'still served from memory')
     } finally {
       await cache.stop().catch(() => {})
-      execFileSync('umount', [mnt])
-      await parent.cleanup()
+      await disk.cleanup()
     }
   })
 

@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict'
-import { execFileSync } from 'node:child_process'
-import { mkdir, readdir, readFile, rm, unlink, writeFile } from 'node:fs/promises'
+import { readdir, readFile, unlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { CHUNKER, chunkCid, ingestNar, MAX_CHUNK_SIZE, narCidFromNarHash } from '@narthex/content'
 import fc from 'fast-check'
-import { tempDir } from '../../../test/util/index.js'
+import { smallDisk, tempDir } from '../../../test/util/index.js'
 import { READ_AHEAD } from '../src/constants.js'
 import { createStore, type Store } from '../src/index.js'
 import { collect, detBytes, filesUnder, narHashOf, narinfoFor, piecesOf } from './util.js'
@@ -490,16 +489,13 @@ describe('store', () => {
 
 describe('store on a full disk', () => {
   let mnt: string
-  let parent: { path: string; cleanup: () => Promise<void> }
+  let disk: { path: string; cleanup: () => Promise<void> }
   before(async () => {
-    parent = await tempDir('narthex-tmpfs-')
-    mnt = join(parent.path, 'mnt')
-    await mkdir(mnt)
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', mnt])
+    disk = await smallDisk('2m')
+    mnt = disk.path
   })
   after(async () => {
-    execFileSync('umount', [mnt])
-    await rm(parent.path, { recursive: true, force: true })
+    await disk.cleanup()
   })
 
   it('fails an import with StoreFullError and leaves the store as it was', async () => {
