@@ -10,10 +10,10 @@
  * `tls floor x1`/`x2` is the least any encrypted, verified download can do here: each server process sends its
  * share of the bytes over one node:tls connection (TLS 1.3, OpenSSL on the socket, no libp2p, no multiplexer, no
  * requests), and the client hashes every 64 KiB of each stream with SHA-256 as it arrives, as the downloader
- * verifies chunks. It needs the `openssl` command (for a certificate) and is skipped without it.
+ * verifies chunks.
  */
 import '../../apps/cli/src/polyfill.js'
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
+import { type ChildProcess, spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { get } from 'node:http'
@@ -22,6 +22,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { connect as connectTls } from 'node:tls'
 import { parseArgs } from 'node:util'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { generateCertificate } from '@libp2p/tls/utils'
 import { type ChunkSink, createNode, NarDownload } from '@narthex/p2p'
 import { incompressibleBytes } from '../bytes.js'
 
@@ -311,42 +313,15 @@ function median(xs: number[]): number {
 const dir = await mkdtemp(join(tmpdir(), 'narthex-bench-p2p-'))
 const file = join(dir, 'nar.bin')
 await writeFile(file, incompressibleBytes(SIZE))
-/** A self-signed P-256 certificate for the floor's TLS servers (as libp2p's TLS uses), or undefined without openssl. */
-const floorTls = ((): { tlsCert: string; tlsKey: string } | undefined => {
+/** The floor servers' certificate and key: made as libp2p's TLS makes a node's (P-256, signed by an Ed25519 identity). */
+const floorTls = await (async () => {
+  const { cert, key } = await generateCertificate(await generateKeyPair('Ed25519'))
   const tlsCert = join(dir, 'floor-cert.pem')
   const tlsKey = join(dir, 'floor-key.pem')
-  try {
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-subj',
-        '/CN=floor',
-        '-days',
-        '1',
-        '-keyout',
-        tlsKey,
-        '-out',
-        tlsCert
-      ],
-      { stdio: 'ignore' }
-    )
-    return { tlsCert, tlsKey }
-  } catch {
-    console.error('openssl is not available: the tls floor rows are skipped')
-    return undefined
-  }
+  await writeFile(tlsCert, cert)
+  await writeFile(tlsKey, key)
+  return { tlsCert, tlsKey }
 })()
-if (floorTls === undefined) {
-  for (let i = scenarios.length - 1; i >= 0; i--)
-    if (scenarios[i]!.mode === 'tls-floor') scenarios.splice(i, 1)
-}
 const results = new Map<string, number[]>()
 const cpu = new Map<string, number[]>()
 const serverCpu = new Map<string, number[]>()

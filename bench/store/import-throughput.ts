@@ -10,6 +10,7 @@
  * Higher ratios are better; the goal is import ≥ 0.5 × SHA-256.
  */
 import { createHash, randomBytes } from 'node:crypto'
+import { once } from 'node:events'
 import {
   close,
   createReadStream,
@@ -193,6 +194,7 @@ parentPort.on('message', (m) => {
     for (const d of m.dirs) { const fd = fs.openSync(d, 'r'); fs.fsyncSync(fd); fs.closeSync(fd) }
     return void parentPort.postMessage('synced')
   }
+  // Batches are handled in order, so the reply to the directory sync (sent last) means every file is written.
   for (let i = 0; i < m.cuts.length; i += 2) {
     const bytes = view.subarray(m.cuts[i], m.cuts[i] + m.cuts[i + 1])
     const id = createHash('sha256').update(bytes).digest('hex')
@@ -203,25 +205,12 @@ parentPort.on('message', (m) => {
     fs.closeSync(fd)
     fs.renameSync(tmp, m.dir + '/' + (parseInt(id.slice(0, 3), 16) % ${SHARDS}) + '/' + id)
   }
-  parentPort.postMessage('written')
 })`
+/** The whole NAR: MIB MiB of contents plus its few hundred bytes of NAR framing. */
 const floorBuffer = new SharedArrayBuffer((MIB << 20) + (1 << 20))
 const floorWorker = new Worker(FLOOR_WORKER, { eval: true })
 floorWorker.unref()
 floorWorker.postMessage({ buffer: floorBuffer })
-/** Resolves when the worker has answered `count` messages. */
-function floorReplies(count: number): Promise<void> {
-  return new Promise((resolve) => {
-    if (count === 0) return resolve()
-    const onReply = () => {
-      if (--count > 0) return
-      floorWorker.off('message', onReply)
-      resolve()
-    }
-    floorWorker.on('message', onReply)
-  })
-}
-
 const floor = async () => {
   const dir = join(base, `floor-${n++}`)
   await mkdir(join(dir, 'tmp'), { recursive: true })
@@ -235,14 +224,8 @@ const floor = async () => {
   let at = 0
   let chunkAt = 0
   let cuts: number[] = []
-  let sent = 0
-  let answered = 0
-  floorWorker.on('message', function count() {
-    answered++
-  })
   const send = () => {
     if (cuts.length === 0) return
-    sent++
     floorWorker.postMessage({ cuts, dir })
     cuts = []
   }
@@ -261,10 +244,8 @@ const floor = async () => {
   if (last !== undefined) cuts.push(chunkAt, last.length)
   send()
   h.digest()
-  floorWorker.removeAllListeners('message')
-  await floorReplies(sent - answered)
   floorWorker.postMessage({ dirs: Array.from({ length: SHARDS }, (_, i) => join(dir, String(i))) })
-  await floorReplies(1)
+  await once(floorWorker, 'message')
   const wall = (performance.now() - t) / 1000
   const d = cpuNow()
   await rm(dir, { recursive: true, force: true })
